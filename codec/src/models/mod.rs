@@ -1,0 +1,3 @@
+//! Probability models, one folder per family.
+
+pub mod cm;

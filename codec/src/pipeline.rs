@@ -1,0 +1,408 @@
+//! Chunked, parallel, streaming compression into the `.nz` container.
+//!
+//! The content is cut into chunks of exactly `chunk_size` bytes (the last may
+//! be shorter). Chunk boundaries depend only on the content length and the
+//! options recorded in the header, never on the thread count: a batch of up to
+//! `threads` chunks is coded in parallel, and the results are written in
+//! order, so `-T1` and `-T8` produce the same bytes. Each chunk is coded
+//! independently (the model starts from its initial state), and stored raw if
+//! coding would not make it smaller.
+
+use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, RangeBitDecoder, RangeBitEncoder, BIT_PRECISION};
+use crate::models::cm;
+use crate::{CoderKind, Error, Result};
+use nzip_format::{self as format, Chunk, ChunkKind, Coder, ContentHasher, Header, Medium, Method};
+use rayon::prelude::*;
+use std::io::{Read, Write};
+
+/// Settings for compression. Everything here that changes the coded bytes is
+/// recorded in the file; `threads` never changes them.
+#[derive(Debug, Clone)]
+pub struct CompressOptions {
+    /// 1 (fastest) ..= 9 (smallest). Default 6.
+    pub level: u8,
+    /// Coder for the modelled chunks. Default [`CoderKind::Range`].
+    pub coder: CoderKind,
+    /// Worker threads; 0 means one per available core. Output bytes do not depend on it.
+    pub threads: usize,
+    /// Raw bytes per chunk; `None` picks the level's default. Recorded in the file.
+    pub chunk_size: Option<u32>,
+}
+
+impl Default for CompressOptions {
+    fn default() -> Self {
+        CompressOptions { level: 6, coder: CoderKind::Range, threads: 1, chunk_size: None }
+    }
+}
+
+/// Settings for decompression. None of them is needed to decode a file
+/// correctly (the file carries everything); they bound resources.
+#[derive(Debug, Clone)]
+pub struct DecompressOptions {
+    /// Worker threads; 0 means one per available core.
+    pub threads: usize,
+    /// Limits on sizes read from the file, checked before allocating.
+    pub limits: nzip_format::Limits,
+}
+
+impl Default for DecompressOptions {
+    fn default() -> Self {
+        DecompressOptions { threads: 1, limits: nzip_format::Limits::default() }
+    }
+}
+
+/// Progress report: bytes consumed from the input and produced so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes read from the input so far.
+    pub read: u64,
+    /// Bytes written to the output so far.
+    pub written: u64,
+}
+
+/// What a (de)compression did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Original (uncompressed) bytes.
+    pub content_bytes: u64,
+    /// Compressed bytes (the `.nz` size).
+    pub compressed_bytes: u64,
+    /// Number of frames (concatenated `.nz` files count one each).
+    pub frames: u64,
+    /// Chunks coded with the model.
+  /// Default chunk size for a level: large enough that the adaptive model's
+/// warm-up is a small fraction of each chunk, small enough that a few chunks
+/// per thread fit in memory.
+pub fn default_chunk_size(level: u8) -> u32 {
+    if level >= 8 {
+        16 << 20
+    } else {
+        4 << 20
+    }
+}
+
+/// Compress everything from `input` into a `.nz` stream on `output`.
+///
+/// `content_size`, when known, is recorded in the header (for `nzip -l` and
+/// preallocation); it must equal the number of bytes `input` yields, or an
+/// [`crate::Error::InvalidArgument`] is returned at the end.
+/// `progress` is called after each batch of chunks.
+pub fn compress<R: Read, W: Write>(
+    mut input: R,
+    output: W,
+    content_size: Option<u64>,
+    opts: &CompressOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Stats> {
+    if !(cm::MIN_LEVEL..=cm::MAX_LEVEL).contains(&opts.level) {
+        return Err(Error::InvalidArgument(format!(
+            "level {} is outside {}..={}",
+            opts.level,
+            cm::MIN_LEVEL,
+            cm::MAX_LEVEL
+        )));
+    }
+    let chunk_size = opts.chunk_size.unwrap_or_else(|| default_chunk_size(opts.level));
+    if chunk_size == 0 || chunk_size > format::MAX_CHUNK_SIZE {
+        return Err(Error::InvalidArgument(format!(
+            "chunk size {chunk_size} is outside 1..={}",
+            format::MAX_CHUNK_SIZE
+        )));
+    }
+    let header = Header {
+        medium: Medium::Bytes,
+        method: Method::ContextMixing,
+        level: opts.level,
+        coder: match opts.coder {
+            CoderKind::Range => Coder::Range,
+            CoderKind::Ans => Coder::Ans,
+        },
+        precision: BIT_PRECISION as u8,
+        chunk_size,
+        content_size,
+        model: None,
+    };
+    let workers = Workers::new(opts.threads)?;
+    let mut writer = format::Writer::new(output, header.clone())?;
+    let mut hasher = ContentHasher::new();
+    let mut stats = Stats { frames: 1, ..Stats::default() };
+    loop {
+        let batch = read_batch(&mut input, chunk_size as usize, workers.count)?;
+        if batch.is_empty() {
+            break;
+        }
+        let short = batch.last().is_some_and(|c| c.len() < chunk_size as usize);
+        let coded = workers.map(&batch, |raw| encode_chunk(raw, &header));
+        for (raw, (kind, data)) in batch.iter().zip(coded) {
+            hasher.update(raw);
+            let payload = match kind {
+                ChunkKind::Stored => raw.as_slice(),
+                ChunkKind::Modelled => data.as_slice(),
+            };
+            writer.write_chunk(kind, raw.len() as u32, format::chunk_crc(raw), payload)?;
+            stats.content_bytes += raw.len() as u64;
+            match kind {
+                ChunkKind::Stored => stats.chunks_stored += 1,
+                ChunkKind::Modelled => stats.chunks_modelled += 1,
+            }
+        }
+        progress(Progress { read: stats.content_bytes, written: writer.bytes_written() });
+        if short {
+            break;
+        }
+    }
+    if let Some(declared) = content_size {
+        if declared != stats.content_bytes {
+            return Err(Error::InvalidArgument(format!(
+                "the input yielded {} bytes but its size was given as {declared}",
+                stats.content_bytes
+            )));
+        }
+    }
+    let (_, written) = writer.finish(hasher.finish())?;
+    stats.compressed_bytes = written;
+    progress(Progress { read: stats.content_bytes, written });
+    Ok(stats)
+}
+
+/// Code one chunk with the frame's method; returns `Stored` (and no data)
+/// when the coding would not be smaller than the content.
+fn encode_chunk(raw: &[u8], header: &Header) -> (ChunkKind, Vec<u8>) {
+    let coded = match header.coder {
+        Coder::Ans => {
+            let mut enc = AnsBitEncoder::new();
+            cm::encode(raw, header.level, &mut enc);
+            enc.finish()
+        }
+        _ => {
+            let mut enc = RangeBitEncoder::new();
+            cm::encode(raw, header.level, &mut enc);
+            enc.finish()
+        }
+    };
+    if coded.len() < raw.len() {
+        (ChunkKind::Modelled, coded)
+    } else {
+        (ChunkKind::Stored, Vec::new())
+    }
+}
+
+/// Decode one chunk and verify its length and CRC.
+fn decode_chunk(chunk: Chunk, header: &Header) -> Result<Vec<u8>> {
+    let content = match chunk.kind {
+        ChunkKind::Stored => chunk.data.clone(),
+        ChunkKind::Modelled => {
+            let len = chunk.raw_len as usize;
+            let mut out = Vec::with_capacity(len);
+            let undecodable = |_| format::Error::Malformed { what: "modelled chunk does not decode", offset: chunk.offset };
+            match header.coder {
+                Coder::Ans => {
+                    let mut dec = AnsBitDecoder::new(&chunk.data).map_err(undecodable)?;
+                    cm::decode(len, header.level, &mut dec, &mut out).map_err(undecodable)?;
+                }
+                _ => {
+                    let mut dec = RangeBitDecoder::new(&chunk.data).map_err(undecodable)?;
+                    cm::decode(len, header.level, &mut dec, &mut out).map_err(undecodable)?;
+                }
+            }
+            out
+        }
+    };
+    chunk.verify(&content)?;
+    Ok(content)
+}
+
+/// Check that this build can decode frames with `header`.
+fn check_supported(header: &Header) -> Result<()> {
+    let unsupported = |what: String| Err(Error::Format(format::Error::Unsupported(what)));
+    if let Some(model) = &header.model {
+        return unsupported(format!(
+            "model '{}' ({}) is not built into this nzip; a newer nzip may have it",
+            model.name,
+            format::hex(&model.id)
+        ));
+    }
+    match header.method {
+        Method::ContextMixing if u32::from(header.precision) != BIT_PRECISION => {
+            unsupported(format!("cm with {}-bit probabilities", header.precision))
+        }
+        Method::ContextMixing | Method::Stored => match header.coder {
+            Coder::Range | Coder::Ans => Ok(()),
+            other => unsupported(format!("coder {other}")),
+        },
+        other => unsupported(format!("method {other}")),
+    }
+}
+
+/// Decompress a `.nz` stream (one or more concatenated frames) from `input`
+/// onto `output`. Each chunk is written only after its length and CRC are
+/// verified; the whole-content hash is verified at the end of each frame, so
+/// the caller must discard the output if this returns an error.
+pub fn decompress<R: Read, W: Write>(
+    input: R,
+    mut output: W,
+    opts: &DecompressOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Stats> {
+    let workers = Workers::new(opts.threads)?;
+    let mut reader = format::Reader::new(std::io::BufReader::with_capacity(1 << 16, input), opts.limits);
+    let mut stats = Stats::default();
+    while let Some(header) = reader.next_frame()? {
+        check_supported(&header)?;
+        let mut hasher = ContentHasher::new();
+        let mut done = false;
+        while !done {
+            let mut batch = Vec::with_capacity(workers.count);
+            while batch.len() < workers.count {
+                match reader.next_chunk()? {
+                    Some(chunk) => batch.push(chunk),
+                    None => {
+                        done = true;
+                        break;
+                    }
+                }
+            }
+            for chunk in &batch {
+                match chunk.kind {
+                    ChunkKind::Stored => stats.chunks_stored += 1,
+                    ChunkKind::Modelled => stats.chunks_modelled += 1,
+                }
+            }
+            let decoded = workers.map_owned(batch, |chunk| decode_chunk(chunk, &header));
+            for content in decoded {
+                let content = content?;
+                hasher.update(&content);
+                output.write_all(&content)?;
+                stats.content_bytes += content.len() as u64;
+            }
+            progress(Progress { read: reader.offset(), written: stats.content_bytes });
+        }
+        let tail = reader.tail().copied().ok_or(format::Error::InvalidInput("frame ended without a tail"))?;
+        if hasher.finish() != tail.content_xxh64 {
+            return Err(format::Error::Checksum { what: "content XXH64", offset: reader.offset() }.into());
+        }
+        stats.frames += 1;
+    }
+    output.flush()?;
+    stats.compressed_bytes = reader.offset();
+    Ok(stats)
+}
+
+/// Describe every frame of a `.nz` stream without decoding chunk payloads
+/// (section checksums are still verified).
+pub fn list<R: Read>(input: R, opts: &DecompressOptions) -> Result<Vec<FrameSummary>> {
+    let mut reader = format::Reader::new(std::io::BufReader::with_capacity(1 << 16, input), opts.limits);
+    let mut frames = Vec::new();
+    let mut start = 0;
+    while let Some(header) = reader.next_frame()? {
+        let mut chunks_stored = 0;
+        while let Some(chunk) = reader.next_chunk()? {
+            if chunk.kind == ChunkKind::Stored {
+                chunks_stored += 1;
+            }
+        }
+        let tail = reader.tail().copied().ok_or(format::Error::InvalidInput("frame ended without a tail"))?;
+        frames.push(FrameSummary {
+            header,
+            compressed_bytes: reader.offset() - start,
+            content_bytes: tail.content_size,
+            chunks: tail.chunk_count,
+            chunks_stored,
+            content_xxh64: tail.content_xxh64,
+        });
+        start = reader.offset();
+    }
+    Ok(frames)
+}
+
+/// Read up to `count` chunks of `chunk_size` bytes; only the last may be
+/// short, and a short chunk ends the input.
+fn read_batch<R: Read>(input: &mut R, chunk_size: usize, count: usize) -> Result<Vec<Vec<u8>>> {
+    let mut batch = Vec::with_capacity(count);
+    while batch.len() < count {
+        let mut buf = Vec::new();
+        let got = input.by_ref().take(chunk_size as u64).read_to_end(&mut buf)?;
+        if got == 0 {
+            break;
+        }
+        batch.push(buf);
+        if got < chunk_size {
+            break;
+        }
+    }
+    Ok(batch)
+}
+
+/// A fixed number of worker threads. Results always come back in input order,
+/// so the output never depends on `count`.
+struct Workers {
+    count: usize,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl Workers {
+    fn new(threads: usize) -> Result<Self> {
+        let count = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let pool = if count > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(count)
+                    .build()
+                    .map_err(|e| Error::InvalidArgument(format!("cannot start {count} threads: {e}")))?,
+            )
+        } else {
+            None
+        };
+        Ok(Workers { count, pool })
+    }
+
+    fn map<T: Sync, U: Send>(&self, items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<U> {
+        match &self.pool {
+            Some(pool) => pool.install(|| items.par_iter().map(f).collect()),
+            None => items.iter().map(f).collect(),
+        }
+    }
+
+    fn map_owned<T: Send, U: Send>(&self, items: Vec<T>, f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
+        match &self.pool {
+            Some(pool) => pool.install(|| items.into_par_iter().map(f).collect()),
+            None => items.into_iter().map(f).collect(),
+        }
+    }
+}
+
+ress a `.nz` stream (one or more concatenated frames) from `input`
+/// onto `output`. Each chunk is written only after its checksum is verified;
+/// the whole-content checksum is verified at the end of each frame, so the
+/// caller must discard the output if this returns an error.
+pub fn decompress<R: Read, W: Write>(
+    input: R,
+    output: W,
+    opts: &DecompressOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Stats> {
+    todo!()
+}
+
+/// Describe every frame of a `.nz` stream without decoding chunk payloads
+/// (section checksums are still verified).
+pub fn list<R: Read>(input: R, opts: &DecompressOptions) -> Result<Vec<FrameSummary>> {
+    todo!()
+}
+
+/// One-shot compression.
+pub fn compress_to_vec(data: &[u8], opts: &CompressOptions) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    compress(data, &mut out, Some(data.len() as u64), opts, &mut |_| {})?;
+    Ok(out)
+}
+
+/// One-shot decompression.
+pub fn decompress_to_vec(data: &[u8], opts: &DecompressOptions) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    decompress(data, &mut out, opts, &mut |_| {})?;
+    Ok(out)
+}
