@@ -70,7 +70,29 @@ pub struct Stats {
     /// Number of frames (concatenated `.nz` files count one each).
     pub frames: u64,
     /// Chunks coded with the model.
-  /// Default chunk size for a level: large enough that the adaptive model's
+    pub chunks_modelled: u64,
+    /// Chunks stored raw because the model would have expanded them.
+    pub chunks_stored: u64,
+}
+
+/// A description of one frame, read without decoding its chunks (`nzip -l`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameSummary {
+    /// The frame's header.
+    pub header: nzip_format::Header,
+    /// Compressed size of the frame in bytes.
+    pub compressed_bytes: u64,
+    /// Original size of the frame's content.
+    pub content_bytes: u64,
+    /// Number of chunks.
+    pub chunks: u64,
+    /// Chunks stored raw.
+    pub chunks_stored: u64,
+    /// The whole-content XXH64 recorded in the frame.
+    pub content_xxh64: u64,
+}
+
+/// Default chunk size for a level: large enough that the adaptive model's
 /// warm-up is a small fraction of each chunk, small enough that a few chunks
 /// per thread fit in memory.
 pub fn default_chunk_size(level: u8) -> u32 {
@@ -372,25 +394,6 @@ impl Workers {
             None => items.into_iter().map(f).collect(),
         }
     }
-}
-
-ress a `.nz` stream (one or more concatenated frames) from `input`
-/// onto `output`. Each chunk is written only after its checksum is verified;
-/// the whole-content checksum is verified at the end of each frame, so the
-/// caller must discard the output if this returns an error.
-pub fn decompress<R: Read, W: Write>(
-    input: R,
-    output: W,
-    opts: &DecompressOptions,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Stats> {
-    todo!()
-}
-
-/// Describe every frame of a `.nz` stream without decoding chunk payloads
-/// (section checksums are still verified).
-pub fn list<R: Read>(input: R, opts: &DecompressOptions) -> Result<Vec<FrameSummary>> {
-    todo!()
 }
 
 /// One-shot compression.
