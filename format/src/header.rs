@@ -170,8 +170,7 @@ const FLAG_MODEL: u8 = 1 << 1;
 const FLAGS_KNOWN: u8 = FLAG_CONTENT_SIZE | FLAG_MODEL;
 
 impl Header {
-    /// A header for `method` with the given chunking; the rest from the arguments.
-    /// Checks the values can be written.
+    /// Check that the values can be written (ranges of §4.1).
     pub fn validate(&self) -> Result<()> {
         if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
             return Err(Error::InvalidInput("chunk size must be in 1..=2^30"));
@@ -199,8 +198,8 @@ impl Header {
         Ok(())
     }
 
-    /// Serialise the `HEAD` payload (spec §4.1).
-    pub(crate) fn encode(&self) -> Result<Vec<u8>> {
+    /// Serialise the `HEAD` payload (spec §4.1); [`crate::Writer`] frames it.
+    pub fn encode(&self) -> Result<Vec<u8>> {
         self.validate()?;
         let mut flags = 0;
         if self.content_size.is_some() {

@@ -338,7 +338,9 @@ impl<W: Write> Writer<W> {
 }
 
 /// Write one section (§3): tag, varint length, payload, CRC-32 of all three.
-fn write_section<W: Write>(w: &mut W, tag: [u8; 4], payload: &[u8]) -> Result<u64> {
+/// Returns the bytes written. [`Writer`] uses it for every section; tools use
+/// it to add ancillary sections or to build test vectors.
+pub fn write_section<W: Write>(w: &mut W, tag: [u8; 4], payload: &[u8]) -> Result<u64> {
     let mut head = tag.to_vec();
     varint::put(&mut head, payload.len() as u64);
     let mut crc = crc32fast::Hasher::new();

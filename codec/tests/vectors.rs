@@ -1,0 +1,400 @@
+//! The test vectors of spec/FORMAT.md §11.
+//!
+//! `spec/vectors/MANIFEST.tsv` lists every vector with its expected result. These
+//! tests (1) rebuild every vector from its source and options and require the
+//! committed bytes, which pins the coded bytes of every method, level and coder;
+//! and (2) decode every committed vector and check the manifest's expectation,
+//! as any other implementation would.
+//!
+//! To regenerate after an intended format or model change (which must come with a
+//! new method id or format version, see spec/FORMAT.md §2.1):
+//! `NZIP_REGEN_VECTORS=1 cargo test -p nzip-codec --test vectors`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nzip_codec::format::{self, tag, Coder, Header, Medium, Method};
+use nzip_codec::{CoderKind, CompressOptions, DecompressOptions, Error};
+use std::path::{Path, PathBuf};
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
+}
+
+enum Expect {
+    Ok(Vec<u8>),
+    Err(&'static str),
+}
+
+struct Vector {
+    name: String,
+    bytes: Vec<u8>,
+    expect: Expect,
+    /// Source file and options, for vectors made by the reference encoder.
+    made_from: String,
+}
+
+fn kind_of(e: &Error) -> &'static str {
+    match e {
+        Error::Format(format::Error::NotNzip) => "NotNzip",
+        Error::Format(format::Error::Truncated { .. }) => "Truncated",
+        Error::Format(format::Error::Malformed { .. }) => "Malformed",
+        Error::Format(format::Error::Checksum { .. }) => "Checksum",
+        Error::Format(format::Error::Unsupported(_)) => "Unsupported",
+        Error::Format(format::Error::LimitExceeded { .. }) => "LimitExceeded",
+        _ => "Other",
+    }
+}
+
+fn source(name: &str) -> Vec<u8> {
+    std::fs::read(vectors_dir().join("src").join(name)).expect("vector source")
+}
+
+/// A deterministic mix of text-like runs and pseudo-random bytes, so that a
+/// multi-chunk file has both modelled and stored chunks.
+fn mixed_source() -> Vec<u8> {
+    let text = source("hello.txt");
+    let mut out = Vec::new();
+    let mut x: u32 = 0x1234_5678;
+    for block in 0..8 {
+        if block % 3 == 1 {
+            for _ in 0..1024 {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                out.push((x >> 24) as u8);
+            }
+        } else {
+            out.extend(text.iter().cycle().skip(block * 37).take(1024));
+        }
+    }
+    out.truncate(7 * 1024 + 300);
+    out
+}
+
+fn encode(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>) -> Vec<u8> {
+    let opts = CompressOptions { level, coder, threads: 1, chunk_size };
+    nzip_codec::compress_to_vec(content, &opts).unwrap()
+}
+
+fn stored_header(chunk_size: u32, content_size: Option<u64>) -> Header {
+    Header {
+        medium: Medium::Bytes,
+        method: Method::Stored,
+        level: 0,
+        coder: Coder::Range,
+        precision: 16,
+        chunk_size,
+        content_size,
+        model: None,
+    }
+}
+
+/// Prelude with a given minor version, then the sections.
+fn raw_frame(minor: u8, sections: &[([u8; 4], Vec<u8>)]) -> Vec<u8> {
+    let mut out = format::MAGIC.to_vec();
+    out.extend_from_slice(&[format::VERSION_MAJOR, minor]);
+    for (t, p) in sections {
+        format::write_section(&mut out, *t, p).unwrap();
+    }
+    out
+}
+
+fn head_payload(h: &Header) -> Vec<u8> {
+    h.encode().unwrap()
+}
+
+fn tail_payload(chunks: u64, content: &[u8]) -> Vec<u8> {
+    let mut p = Vec::new();
+    format::varint::put(&mut p, chunks);
+    format::varint::put(&mut p, content.len() as u64);
+    p.extend_from_slice(&format::content_hash(content).to_le_bytes());
+    p
+}
+
+fn stored_chunk(content: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8];
+    format::varint::put(&mut p, content.len() as u64);
+    p.extend_from_slice(&format::chunk_crc(content).to_le_bytes());
+    p.extend_from_slice(content);
+    p
+}
+
+/// Find the first section with `t` in a single-frame file and return its
+/// (offset, payload offset, payload length).
+fn find_section(file: &[u8], t: [u8; 4]) -> (usize, usize, usize) {
+    let mut at = format::PRELUDE_LEN;
+    loop {
+        let (len, used) = format::varint::get(&file[at + 4..], 0).unwrap();
+        if file[at..at + 4] == t {
+            return (at, at + 4 + used, len as usize);
+        }
+        at += 4 + used + len as usize + 4;
+    }
+}
+
+/// Replace a section's payload and recompute its CRC.
+fn with_payload(file: &[u8], t: [u8; 4], edit: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    let (at, p, len) = find_section(file, t);
+    let mut payload = file[p..p + len].to_vec();
+    edit(&mut payload);
+    let mut out = file[..at].to_vec();
+    format::write_section(&mut out, t, &payload).unwrap();
+    out.extend_from_slice(&file[p + len + 4..]);
+    out
+}
+
+fn build_all() -> Vec<Vector> {
+    let hello = source("hello.txt");
+    let mixed = mixed_source();
+    let mut v = Vec::new();
+    let mut valid = |name: &str, bytes: Vec<u8>, content: &[u8], made_from: &str| {
+        v.push(Vector {
+            name: format!("valid/{name}.nz"),
+            bytes,
+            expect: Expect::Ok(content.to_vec()),
+            made_from: made_from.to_string(),
+        });
+    };
+
+    let empty_stored = raw_frame(
+        0,
+        &[(tag::HEAD, head_payload(&stored_header(1, None))), (tag::TAIL, tail_payload(0, b""))],
+    );
+    valid("empty-stored", empty_stored.clone(), b"", "-");
+    let empty_cm = encode(b"", 6, CoderKind::Range, None);
+    valid("empty-cm6", empty_cm.clone(), b"", "(empty) -6");
+    let hello6 = encode(&hello, 6, CoderKind::Range, None);
+    valid("hello-cm6-range", hello6.clone(), &hello, "hello.txt -6 --coder range");
+    valid("hello-cm1-range", encode(&hello, 1, CoderKind::Range, None), &hello, "hello.txt -1");
+    valid("hello-cm9-range", encode(&hello, 9, CoderKind::Range, None), &hello, "hello.txt -9");
+    let hello_ans = encode(&hello, 6, CoderKind::Ans, None);
+    valid("hello-cm6-ans", hello_ans, &hello, "hello.txt -6 --coder ans");
+    let multi = encode(&mixed, 3, CoderKind::Range, Some(1024));
+    valid("mixed-cm3-chunks1k", multi.clone(), &mixed, "mixed (see vectors.rs) -3 --chunk-size 1024");
+    let mut concat = hello6.clone();
+    concat.extend_from_slice(&empty_cm);
+    concat.extend_from_slice(&multi);
+    let mut concat_content = hello.clone();
+    concat_content.extend_from_slice(&mixed);
+    valid("concat-3-frames", concat, &concat_content, "hello-cm6-range + empty-cm6 + mixed-cm3-chunks1k");
+    let abc = b"abc".to_vec();
+    let with_ancillary = raw_frame(
+        0,
+        &[
+            (tag::HEAD, head_payload(&stored_header(4, Some(3)))),
+            (*b"note", b"an ancillary section a decoder skips".to_vec()),
+            (tag::CHNK, stored_chunk(&abc)),
+            (tag::TAIL, tail_payload(1, &abc)),
+        ],
+    );
+    valid("ancillary-skipped", with_ancillary, &abc, "-");
+    let mut head = head_payload(&stored_header(4, Some(3)));
+    head.extend_from_slice(b"future field");
+    let mut tail = tail_payload(1, &abc);
+    tail.extend_from_slice(b"future");
+    let minor1 = raw_frame(
+        1,
+        &[(tag::HEAD, head), (tag::CHNK, stored_chunk(&abc)), (tag::TAIL, tail)],
+    );
+    valid("minor-1-trailing-fields", minor1.clone(), &abc, "-");
+
+    let mut bad = |name: &str, bytes: Vec<u8>, kind: &'static str| {
+        v.push(Vector {
+            name: format!("invalid/{name}.nz"),
+            bytes,
+            expect: Expect::Err(kind),
+            made_from: "-".into(),
+        });
+    };
+    bad("empty-file", Vec::new(), "Truncated");
+    bad("truncated", hello6[..hello6.len() - 5].to_vec(), "Truncated");
+    bad("prelude-only", hello6[..format::PRELUDE_LEN].to_vec(), "Truncated");
+    let mut m = hello6.clone();
+    m[1] = b'M';
+    bad("bad-magic", m, "NotNzip");
+    let mut m = hello6.clone();
+    m[7] = 2;
+    bad("major-version-2", m, "Unsupported");
+    let mut m = hello6.clone();
+    let (at, _, _) = find_section(&m, tag::CHNK);
+    m[at + 20] ^= 0x10;
+    bad("section-crc", m, "Checksum");
+    bad(
+        "unknown-critical-section",
+        raw_frame(
+            0,
+            &[
+                (tag::HEAD, head_payload(&stored_header(4, None))),
+                (*b"NOTE", b"must be understood".to_vec()),
+                (tag::TAIL, tail_payload(0, b"")),
+            ],
+        ),
+        "Unsupported",
+    );
+    bad("unknown-method", with_payload(&hello6, tag::HEAD, |p| p[2] = 200), "Unsupported");
+    bad("unknown-coder", with_payload(&hello6, tag::HEAD, |p| p[4] = 9), "Unsupported");
+    bad("unknown-medium", with_payload(&hello6, tag::HEAD, |p| p[1] = 7), "Unsupported");
+    bad("reserved-header-flag", with_payload(&hello6, tag::HEAD, |p| p[0] |= 0x40), "Malformed");
+    bad("minor-0-trailing-header", with_payload(&empty_stored, tag::HEAD, |p| p.push(0)), "Malformed");
+    bad("chunk-content-crc", with_payload(&minor1, tag::CHNK, |p| p[2] ^= 1), "Checksum");
+    bad(
+        "content-hash",
+        with_payload(&hello6, tag::TAIL, |p| {
+            let n = p.len();
+            p[n - 1] ^= 0x80;
+        }),
+        "Checksum",
+    );
+    bad("tail-chunk-count", with_payload(&hello6, tag::TAIL, |p| p[0] += 1), "Malformed");
+    bad(
+        "non-canonical-varint",
+        with_payload(&empty_stored, tag::HEAD, |p| {
+            p.pop();
+            p.extend_from_slice(&[0x81, 0x00]);
+        }),
+        "Malformed",
+    );
+    let mut m = hello6.clone();
+    m.extend_from_slice(b"trailing garbage");
+    bad("trailing-garbage", m, "Malformed");
+    bad(
+        "chunk-after-short-chunk",
+        raw_frame(
+            0,
+            &[
+                (tag::HEAD, head_payload(&stored_header(4, None))),
+                (tag::CHNK, stored_chunk(b"ab")),
+                (tag::CHNK, stored_chunk(b"cd")),
+                (tag::TAIL, tail_payload(2, b"abcd")),
+            ],
+        ),
+        "Malformed",
+    );
+    bad(
+        "chunk-size-over-limit",
+        raw_frame(
+            0,
+            &[(tag::HEAD, head_payload(&stored_header(1 << 30, None))), (tag::TAIL, tail_payload(0, b""))],
+        ),
+        "LimitExceeded",
+    );
+    bad(
+        "modelled-chunk-in-stored-frame",
+        with_payload(&minor1, tag::CHNK, |p| {
+            p[0] = 1;
+            p.pop();
+        }),
+        "Malformed",
+    );
+    // A modelled chunk whose coded bytes were damaged but whose section CRC was
+    // recomputed (as a buggy or hostile writer would): the chunk CRC catches it.
+    bad(
+        "modelled-data-damaged-crc-fixed",
+        with_payload(&hello6, tag::CHNK, |p| {
+            let n = p.len();
+            p[n / 2] ^= 0x04;
+        }),
+        "Checksum",
+    );
+    v
+}
+
+fn manifest_line(v: &Vector) -> String {
+    match &v.expect {
+        Expect::Ok(c) => format!(
+            "{}\tok\t{}\t{:016x}\t{}",
+            v.name,
+            c.len(),
+            format::content_hash(c),
+            v.made_from
+        ),
+        Expect::Err(kind) => format!("{}\terror\t{kind}\t-\t-", v.name),
+    }
+}
+
+fn regenerating() -> bool {
+    std::env::var_os("NZIP_REGEN_VECTORS").is_some()
+}
+
+const MANIFEST_HEADER: &str = "# file\texpect\tcontent_len|error_kind\tcontent_xxh64\tmade_from";
+
+#[test]
+fn vectors_match_committed_files() {
+    let dir = vectors_dir();
+    let vectors = build_all();
+    let manifest: String = std::iter::once(MANIFEST_HEADER.to_string())
+        .chain(vectors.iter().map(manifest_line))
+        .map(|l| l + "\n")
+        .collect();
+    if regenerating() {
+        for sub in ["valid", "invalid"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        for v in &vectors {
+            std::fs::write(dir.join(&v.name), &v.bytes).unwrap();
+        }
+        std::fs::write(dir.join("MANIFEST.tsv"), &manifest).unwrap();
+        return;
+    }
+    for v in &vectors {
+        let committed = std::fs::read(dir.join(&v.name))
+            .unwrap_or_else(|e| panic!("{}: {e} (regenerate with NZIP_REGEN_VECTORS=1)", v.name));
+        assert!(
+            committed == v.bytes,
+            "{}: the encoder no longer produces the committed bytes. A change to coded bytes needs a new \
+             method id or format version (spec/FORMAT.md §2.1).",
+            v.name
+        );
+    }
+    let committed = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
+    assert_eq!(committed, manifest, "spec/vectors/MANIFEST.tsv is out of date");
+}
+
+#[test]
+fn committed_vectors_decode_as_the_manifest_says() {
+    if regenerating() {
+        return;
+    }
+    let dir = vectors_dir();
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
+    let mut checked = 0;
+    for line in manifest.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let data = std::fs::read(dir.join(f[0])).unwrap();
+        for threads in [1, 2] {
+            let opts = DecompressOptions { threads, ..DecompressOptions::default() };
+            let result = nzip_codec::decompress_to_vec(&data, &opts);
+            match (f[1], result) {
+                ("ok", Ok(content)) => {
+                    assert_eq!(content.len().to_string(), f[2], "{}", f[0]);
+                    assert_eq!(format!("{:016x}", format::content_hash(&content)), f[3], "{}", f[0]);
+                }
+                ("error", Err(e)) => assert_eq!(kind_of(&e), f[2], "{}: {e}", f[0]),
+                (expect, got) => panic!("{}: expected {expect}, got {:?}", f[0], got.map(|c| c.len())),
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} vectors");
+}
+
+/// spec/FORMAT.md §10 walks through this file byte by byte.
+#[test]
+fn smallest_file_matches_spec() {
+    if regenerating() {
+        return;
+    }
+    let f = std::fs::read(vectors_dir().join("valid/empty-stored.nz")).unwrap();
+    assert_eq!(f.len(), 44);
+    let expect: &[(usize, &[u8])] = &[
+        (0x00, &[0x8e, 0x4e, 0x5a, 0x0d, 0x0a, 0x1a, 0x0a, 0x01, 0x00]),
+        (0x09, b"HEAD"),
+        (0x0d, &[0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x01]),
+        (0x19, b"TAIL"),
+        (0x1d, &[0x0a, 0x00, 0x00, 0x99, 0xe9, 0xd8, 0x51, 0x37, 0xdb, 0x46, 0xef]),
+    ];
+    for (at, bytes) in expect {
+        assert_eq!(&f[*at..*at + bytes.len()], *bytes, "at offset {at:#x}");
+    }
+    assert_eq!(format::content_hash(b""), 0xef46_db37_51d8_e999);
+    let crc = |a: usize, b: usize| crc32fast::hash(&f[a..b]).to_le_bytes();
+    assert_eq!(f[0x15..0x19], crc(0x09, 0x15));
+    assert_eq!(f[0x28..0x2c], crc(0x19, 0x28));
+}
