@@ -26,6 +26,8 @@
 //! ```
 
 pub mod entropy;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod models;
 mod pipeline;
 

@@ -1,0 +1,148 @@
+//! Adaptive probability maps: [`StateMap`] (a context → probability table that
+//! learns with a count-dependent rate) and [`Apm`] (an adaptive probability map,
+//! or secondary symbol estimation, that refines a probability given a context).
+
+use super::tables::{squash, RECIP, STATE_P22};
+
+/// Maps a small context (typically a bit-history state) to a probability that
+/// adapts to the bits actually seen in that context.
+///
+/// Each entry is a `u32`: the high 22 bits are P(1) in 1/2^22, the low 10 bits
+/// count the updates (up to `limit`). An update moves P(1) toward the bit by the
+/// fraction `RECIP[count] / 2^16` ≈ 1 / (count + 1.5), so an entry starts as a
+/// running average and ends as an exponential moving average of rate
+/// ≈ 1 / (limit + 1.5).
+#[derive(Debug, Clone)]
+pub struct StateMap {
+    t: Vec<u32>,
+    limit: u32,
+}
+
+impl StateMap {
+    /// A map of `n` contexts whose entries all start at P(1) = ½.
+    pub fn new(n: usize, limit: u32) -> Self {
+        StateMap { t: vec![1 << 31; n], limit: limit.min(1023) }
+    }
+
+    /// P(1) of context `cx` as a 12-bit probability (`0..4096`).
+    ///
+    /// `cx` must be below the size given to the constructor (callers index
+    /// with values that are masked or bounded by construction).
+    #[inline]
+    pub fn p12(&self, cx: usize) -> u32 {
+        self.t[cx] >> 20
+    }
+
+    /// Learn bit `y` in context `cx`.
+    #[inline]
+    pub fn update(&mut self, cx: usize, y: u32) {
+        self.t[cx] = adapt(self.t[cx], y, self.limit);
+    }
+}
+
+/// A [`StateMap`] over the 256 bit-history states, as a fixed array (so that
+/// indexing by a state needs no bounds check).
+#[derive(Debug, Clone)]
+pub struct HistoryMap {
+    t: [u32; 256],
+    limit: u32,
+}
+
+impl HistoryMap {
+    /// Each state starts at the probability its counts imply (`STATE_P22`);
+    /// `limit` (at most 1023) bounds the update count.
+    pub fn new(limit: u32) -> Self {
+        let mut t = [0u32; 256];
+        for (e, &p) in t.iter_mut().zip(STATE_P22.iter()) {
+            *e = p << 10;
+        }
+        HistoryMap { t, limit: limit.min(1023) }
+    }
+
+    /// P(1) in state `s` as a 12-bit probability.
+    #[inline]
+    pub fn p12(&self, s: u8) -> u32 {
+        self.t[usize::from(s)] >> 20
+    }
+
+    /// Learn bit `y` in state `s` (the same rule as [`StateMap::update`]).
+    #[inline]
+    pub fn update(&mut self, s: u8, y: u32) {
+        let e = &mut self.t[usize::from(s)];
+        *e = adapt(*e, y, self.limit);
+    }
+}
+
+/// One update of a state-map entry (see [`StateMap`]).
+#[inline]
+fn adapt(e: u32, y: u32, limit: u32) -> u32 {
+    let n = e & 1023;
+    let p = (e >> 10) as i64;
+    let target = if y != 0 { (1i64 << 22) - 1 } else { 0 };
+    // |target − p| < 2^22 and RECIP[n] <= 43690 < 2^16: the product is below
+    // 2^38, so i64 is ample. RECIP[n] < 2^16 makes the step strictly smaller
+    // than the distance, so p stays in 0..2^22 (the arithmetic shift rounds
+    // toward −∞, which still cannot cross 0 or 2^22 − 1).
+    let p = p + (((target - p) * i64::from(RECIP[n as usize])) >> 16);
+    let n = if n < limit { n + 1 } else { n };
+    ((p as u32) << 10) | n
+}
+
+/// Number of interpolation points of an [`Apm`] per context.
+const APM_POINTS: usize = 33;
+
+/// Adaptive probability map (SSE): for each context, a piecewise-linear map
+/// from an input logit to an output probability, with 33 knots at logits
+/// −2048, −1920, …, 2048 (1/256 nat), each knot a 16-bit probability
+/// initialised to `squash` of its logit. The output interpolates the two knots
+/// around the input; the update moves both toward the bit by 1/2^`rate`.
+#[derive(Debug, Clone)]
+pub struct Apm {
+    t: Vec<u16>,
+    /// Number of contexts − 1 (the count is a power of two).
+    mask: usize,
+    rate: u32,
+    /// Index of the lower knot used by the last prediction.
+    idx: usize,
+}
+
+impl Apm {
+    /// A map over `n` contexts (rounded up to a power of two) adapting at
+    /// rate 1/2^`rate`.
+    pub fn new(n: usize, rate: u32) -> Self {
+        let n = n.max(1).next_power_of_two();
+        let mut row = [0u16; APM_POINTS];
+        for (j, v) in row.iter_mut().enumerate() {
+            // squash() is in 1..=65535, so it fits u16.
+            *v = squash((j as i32 - 16) * 128) as u16;
+        }
+        let t = row.repeat(n);
+        Apm { t, mask: n - 1, rate: rate.min(15), idx: 0 }
+    }
+
+    /// Refine logit `x` in context `cx` (its bits above the number of
+    /// contexts are ignored); returns P(1) in 1/65536 (`0..=65535`).
+    #[inline]
+    pub fn p(&mut self, x: i32, cx: usize) -> u32 {
+        // x + 2048 in 0..=4095 after the clamp; j in 0..=31, w in 0..128.
+        let x = x.clamp(-2048, 2047) + 2048;
+        let j = (x >> 7) as usize;
+        let w = (x & 127) as u32;
+        // base + 1 <= mask·33 + 32 < len.
+        let base = (cx & self.mask) * APM_POINTS + j;
+        self.idx = base;
+        // Both knots are below 2^16 and the weights sum to 128: no overflow.
+        (u32::from(self.t[base]) * (128 - w) + u32::from(self.t[base + 1]) * w) >> 7
+    }
+
+    /// Learn bit `y` for the last prediction.
+    #[inline]
+    pub fn update(&mut self, y: u32) {
+        let target: i32 = if y != 0 { 65535 } else { 0 };
+        for k in self.idx..self.idx + 2 {
+            let v = i32::from(self.t[k]);
+            // Moves v toward target by at most |target − v|: stays in 0..=65535.
+            self.t[k] = (v + ((target - v) >> self.rate)) as u16;
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! What each level uses. Changing anything here changes the coded bytes of that
+//! level, so it is part of the format (see `MODEL.md`).
+
+/// A hashed context, computed once per byte from the bytes already coded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ctx {
+    /// The last `n` bytes, `n` in 2..=8.
+    Order(u8),
+    /// The current word (letters, case-folded); between words, the previous
+    /// word and the last byte.
+    Word,
+    /// The current word and the previous word.
+    WordPair,
+    /// The bytes of the last eight selected by a byte mask (bit `k` of the
+    /// mask selects the byte `k + 1` positions back).
+    Sparse(u8),
+}
+
+/// The parameters of one level.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Whether the order-0 context is used (order 1 always is).
+    pub order0: bool,
+    /// Hashed contexts, in mixer-input order.
+    pub hashed: &'static [Ctx],
+    /// log2 of the hash table's size in bytes.
+    pub table_bits: u32,
+    /// Minimum match length of the match model; 0 disables it.
+    pub match_min: usize,
+    /// log2 of the match model's history buffer in bytes.
+    pub match_buf_bits: u32,
+    /// log2 of the match model's index entries.
+    pub match_table_bits: u32,
+    /// Whether the second (order-2 hashed) APM is used.
+    pub apm2: bool,
+    /// Whether the mixer has a second weight selector (match state × order
+    /// hits) and a final layer.
+    pub two_layer: bool,
+    /// Count limit of the bit-history state maps.
+    pub sm_limit: u32,
+    /// Mixer learning rate.
+    pub lr: i32,
+}
+
+use Ctx::*;
+
+const L1: &[Ctx] = &[Order(2), Order(3), Order(4)];
+const L2: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6)];
+const L3: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6), Word];
+const L7: &[Ctx] = &[Order(2), Order(3), Order(4), Order(5), Order(6), Word, WordPair];
+const L9: &[Ctx] = &[Order(2), Order(3), Order(4), Order(5), Order(6), Order(8), Word, WordPair, Sparse(0b110), Sparse(0b1010)];
+
+/// The configuration of `level` (clamped to 1..=9).
+pub fn config(level: u8) -> Config {
+    let base = Config {
+        order0: true,
+        hashed: L3,
+        table_bits: 25,
+        match_min: 7,
+        match_buf_bits: 24,
+        match_table_bits: 20,
+        apm2: true,
+        two_layer: false,
+        sm_limit: 1023,
+        lr: 7,
+    };
+    match level.clamp(1, 9) {
+        1 => Config { order0: true, hashed: L1, table_bits: 22, match_min: 0, apm2: false, ..base },
+        2 => Config { hashed: L2, table_bits: 22, match_buf_bits: 22, match_table_bits: 18, apm2: false, ..base },
+        3 => Config { table_bits: 23, match_buf_bits: 22, match_table_bits: 18, ..base },
+        4 => Config { table_bits: 24, match_buf_bits: 23, match_table_bits: 19, ..base },
+        5 => Config { table_bits: 24, ..base },
+        6 => base,
+        7 => Config { hashed: L7, table_bits: 26, match_buf_bits: 25, match_table_bits: 21, ..base },
+        8 => Config { hashed: L7, table_bits: 26, match_buf_bits: 25, match_table_bits: 21, two_layer: true, ..base },
+        _ => Config { hashed: L9, table_bits: 27, match_buf_bits: 26, match_table_bits: 22, two_layer: true, ..base },
+    }
+}

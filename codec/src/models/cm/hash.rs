@@ -1,0 +1,96 @@
+//! Hashing and the hashed table of bit-history states.
+//!
+//! The table is an array of 16-byte buckets. A bucket holds the states of one
+//! context for one nibble: byte 0 is an 8-bit check of the context hash, bytes
+//! 1..=15 are the bit-history states of the 15 nodes of the nibble's binary tree
+//! (node 1 is the nibble's first bit, nodes 2..=3 the second, 4..=7 the third,
+//! 8..=15 the fourth). A context is looked up twice per byte (at bits 0 and 4);
+//! the lookup probes the four buckets of one 64-byte group and, on a miss,
+//! reuses the probed bucket whose first node has seen the fewest bits.
+
+use super::tables::STATE_TOTAL;
+
+const K1: u64 = 0x9E37_79B9_7F4A_7C15;
+const K2: u64 = 0xD6E8_FEB8_6659_FD93;
+
+/// Hash two 64-bit words into one (wrapping integer arithmetic only, so the
+/// same on every machine). All 64 output bits depend on both inputs.
+#[inline]
+pub fn mix(a: u64, b: u64) -> u64 {
+    let mut h = a.wrapping_add(b.wrapping_mul(K2)).wrapping_mul(K1);
+    h ^= h >> 32;
+    h = h.wrapping_mul(K2);
+    h ^ (h >> 29)
+}
+
+/// Bytes per bucket.
+pub const BUCKET: usize = 16;
+
+/// A hashed table of nibble buckets of bit-history states.
+#[derive(Debug, Clone)]
+pub struct HashTable {
+    t: Vec<u8>,
+    /// `64 − log2(number of buckets)`.
+    shift: u32,
+}
+
+impl HashTable {
+    /// A table of `2^bits` bytes (`bits` is clamped to 10..=34), all zero:
+    /// every bucket empty, every state 0.
+    pub fn new(bits: u32) -> Self {
+        let bits = bits.clamp(10, 34);
+        HashTable { t: vec![0; 1 << bits], shift: 64 - (bits - 4) }
+    }
+
+    /// The table's size in bytes.
+    pub fn memory(bits: u32) -> usize {
+        1usize << bits.clamp(10, 34)
+    }
+
+    /// Read the first byte of the bucket group of hash `h` and return it.
+    ///
+    /// This is only a hint to the memory system: callers touch the buckets
+    /// of all contexts first, so that their cache misses overlap, and then
+    /// [`HashTable::find`] them. The value returned carries no meaning.
+    #[inline]
+    pub fn touch(&self, h: u64) -> u8 {
+        self.t[(h >> self.shift) as usize * BUCKET]
+    }
+
+    /// Find (or make) the bucket for hash `h`; returns the index of its byte 0,
+    /// so that the state of nibble node `j` (1..=15) is at `index + j`.
+    #[inline]
+    pub fn find(&mut self, h: u64) -> usize {
+        let check = (h & 0xff) as u8;
+        // Bucket number < 2^(bits − 4), so every index below is < 2^bits.
+        let b = (h >> self.shift) as usize;
+        let mut best = b * BUCKET;
+        let mut best_pri = u8::MAX;
+        for k in 0..4 {
+            let i = (b ^ k) * BUCKET;
+            if self.t[i] == check {
+                return i;
+            }
+            let pri = STATE_TOTAL[self.t[i + 1] as usize];
+            if pri < best_pri {
+                best_pri = pri;
+                best = i;
+            }
+        }
+        self.t[best..best + BUCKET].fill(0);
+        self.t[best] = check;
+        best
+    }
+
+    /// The state at `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> u8 {
+        self.t[i]
+    }
+
+    /// Set the state at `i`.
+    #[inline]
+    pub fn set(&mut self, i: usize, s: u8) {
+        self.t[i] = s;
+    }
+}

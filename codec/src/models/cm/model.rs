@@ -1,0 +1,309 @@
+//! The bitwise context-mixing predictor: contexts → bit-history states →
+//! state maps → mixer → APMs.
+
+use super::adaptive::{Apm, HistoryMap};
+use super::config::{config, Config, Ctx};
+use super::hash::{mix, HashTable};
+use super::match_model::MatchModel;
+use super::mixer::{Mixer, MAX_INPUTS};
+use super::tables::{squash, stretch, NEXT};
+
+/// Most hashed contexts of any level.
+pub const MAX_HASHED: usize = 12;
+
+/// Most direct (unhashed) contexts: order 0 and order 1.
+const MAX_DIRECT: usize = 2;
+
+/// Most contexts (direct + hashed) of any level.
+const MAX_CTX: usize = MAX_DIRECT + MAX_HASHED;
+
+/// The word state after byte `c`: the current word's hash (0 between words)
+/// and the previous word's hash. Word bytes are ASCII letters (case-folded)
+/// and every byte >= 128, so that UTF-8 letters of other scripts count.
+#[inline]
+fn word_step(word: u64, prev: u64, c: u8) -> (u64, u64) {
+    let letter = match c {
+        b'a'..=b'z' | 0x80..=0xff => Some(c),
+        b'A'..=b'Z' => Some(c + 32),
+        _ => None,
+    };
+    match letter {
+        // `| 1` keeps a word's hash nonzero.
+        Some(l) => (mix(word, u64::from(l)) | 1, prev),
+        None if word != 0 => (0, word),
+        None => (0, prev),
+    }
+}
+
+/// A hashed context, prepared from [`Ctx`] for fast evaluation.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// The bytes of the history selected by a mask.
+    Bytes(u64),
+    Word,
+    WordPair,
+}
+
+impl Kind {
+    fn of(c: Ctx) -> Kind {
+        match c {
+            Ctx::Order(n) => {
+                let n = u32::from(n.clamp(1, 8));
+                Kind::Bytes(if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 })
+            }
+            Ctx::Sparse(m) => Kind::Bytes((0..8).filter(|k| m & (1 << k) != 0).map(|k| 0xffu64 << (8 * k)).sum()),
+            Ctx::Word => Kind::Word,
+            Ctx::WordPair => Kind::WordPair,
+        }
+    }
+}
+
+/// The byte-level state that the hashed contexts are computed from.
+#[derive(Debug, Clone, Copy, Default)]
+struct ByteState {
+    /// The last eight bytes, most recent in the low byte.
+    hist: u64,
+    /// Hash of the current word (0 between words).
+    word: u64,
+    /// Hash of the previous word.
+    prev_word: u64,
+}
+
+impl ByteState {
+    #[inline]
+    fn after(self, c: u8) -> ByteState {
+        let (word, prev_word) = word_step(self.word, self.prev_word, c);
+        ByteState { hist: (self.hist << 8) | u64::from(c), word, prev_word }
+    }
+}
+
+/// The adaptive byte model of one level: call [`Model::p`] for the next bit's
+/// probability, then [`Model::update`] with the bit, eight times per byte.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Direct tables: order 0 (256 states, by partial byte) then order 1
+    /// (65536 states, by previous byte and partial byte).
+    direct: Vec<u8>,
+    table: HashTable,
+    /// Number of direct contexts: 1 (order 1) or 2 (orders 0 and 1).
+    nd: usize,
+    /// Number of hashed contexts (`cfg.hashed.len()`, at most `MAX_HASHED`).
+    nh: usize,
+    /// How each hashed context is computed.
+    kinds: [Kind; MAX_HASHED],
+    /// Context hashes of the current byte, one per hashed context.
+    ctx_hash: [u64; MAX_HASHED],
+    /// Bucket index of each hashed context for the current nibble.
+    bucket: [usize; MAX_HASHED],
+    /// Index of the state used by each context for the current bit (direct
+    /// contexts index `direct`, hashed ones `table`).
+    idx: [usize; MAX_CTX],
+    /// The states read for the current bit.
+    st: [u8; MAX_CTX],
+    /// One state map per context.
+    sm: Vec<HistoryMap>,
+    mm: Option<MatchModel>,
+    mixer: Mixer,
+    apm1: Apm,
+    apm2: Option<Apm>,
+    /// Partial byte with a leading 1 (1..=255).
+    c0: u32,
+    /// Bits of the current byte seen so far (0..=7).
+    bitpos: u32,
+    /// Node of the current nibble's tree (1..=15).
+    node: usize,
+    bs: ByteState,
+    /// Sink of the cache hints (`touch`), so that they are not optimised away.
+    touched: u32,
+}
+
+impl Model {
+    /// A fresh model for `level` (clamped to 1..=9).
+    pub fn new(level: u8) -> Self {
+        let cfg = config(level);
+        let nh = cfg.hashed.len().min(MAX_HASHED);
+        let nd = usize::from(cfg.order0) + 1;
+        let nctx = nd + nh;
+        let mm = (cfg.match_min > 0)
+            .then(|| MatchModel::new(cfg.match_buf_bits, cfg.match_table_bits, cfg.match_min));
+        // Inputs: one per context, two from the match model, one bias.
+        let n_inputs = nctx + if mm.is_some() { 2 } else { 0 } + 1;
+        let mixer = Mixer::new(n_inputs, mixer_sets(&cfg), 1, cfg.lr, 2);
+        let mut kinds = [Kind::Word; MAX_HASHED];
+        for (k, &c) in kinds.iter_mut().zip(cfg.hashed) {
+            *k = Kind::of(c);
+        }
+        let mut m = Model {
+            direct: vec![0; 256 + 65536],
+            table: HashTable::new(cfg.table_bits),
+            nd,
+            nh,
+            kinds,
+            ctx_hash: [0; MAX_HASHED],
+            bucket: [0; MAX_HASHED],
+            idx: [0; MAX_CTX],
+            st: [0; MAX_CTX],
+            sm: vec![HistoryMap::new(cfg.sm_limit); nctx],
+            mm,
+            mixer,
+            apm1: Apm::new(256, 7),
+            apm2: cfg.apm2.then(|| Apm::new(1 << 16, 7)),
+            c0: 1,
+            bitpos: 0,
+            node: 1,
+            bs: ByteState::default(),
+            touched: 0,
+        };
+        m.byte_contexts();
+        m
+    }
+
+    /// Approximate memory in bytes of a model of `level`.
+    pub fn memory(level: u8) -> usize {
+        let cfg = config(level);
+        let mm = if cfg.match_min > 0 { MatchModel::memory(cfg.match_buf_bits, cfg.match_table_bits) } else { 0 };
+        let apm = 256 * 33 * 2 + if cfg.apm2 { (1 << 16) * 33 * 2 } else { 0 };
+        let mixer = Mixer::memory(MAX_INPUTS, mixer_sets(&cfg), 1);
+        let maps = (MAX_DIRECT + cfg.hashed.len()) * 1024;
+        HashTable::memory(cfg.table_bits) + 256 + 65536 + mm + apm + mixer + maps + 4096
+    }
+
+    /// Compute the context hashes of the byte that starts now, then look up
+    /// their buckets for its first nibble.
+    fn byte_contexts(&mut self) {
+        let b = self.bs;
+        let c1 = b.hist & 0xff;
+        for (i, (o, kind)) in self.ctx_hash.iter_mut().zip(&self.kinds).take(self.nh).enumerate() {
+            let v = match *kind {
+                Kind::Bytes(mask) => b.hist & mask,
+                Kind::Word if b.word != 0 => b.word,
+                Kind::Word => mix(b.prev_word, c1),
+                Kind::WordPair => mix(b.word, b.prev_word.wrapping_add(c1)),
+            };
+            *o = mix(v, i as u64 + 1);
+        }
+        self.nibble_buckets();
+    }
+
+    /// Look up every hashed context's bucket for the nibble that starts now.
+    fn nibble_buckets(&mut self) {
+        let mut h = [0u64; MAX_HASHED];
+        let mut touched = 0u8;
+        for i in 0..self.nh {
+            h[i] = mix(self.ctx_hash[i], u64::from(self.c0));
+            touched |= self.table.touch(h[i]);
+        }
+        self.touched = self.touched.wrapping_add(u32::from(touched));
+        for i in 0..self.nh {
+            self.bucket[i] = self.table.find(h[i]);
+        }
+        self.node = 1;
+    }
+
+    /// P(next bit = 1) in 1/65536, in `1..=65535`.
+    #[inline]
+    pub fn p(&mut self) -> u16 {
+        let c0 = self.c0 as usize;
+        let c1 = (self.bs.hist & 0xff) as usize;
+        let (nd, nctx) = (self.nd, self.nd + self.nh);
+        // Direct contexts: order 1 at 256 + c1·256 + c0 (< 256 + 65536), then
+        // order 0 at c0 (< 256): inside `direct`. Hashed contexts: bucket +
+        // node with node in 1..=15, inside the table (see HashTable::find).
+        self.idx[0] = 256 + (c1 << 8) + c0;
+        self.idx[1] = c0;
+        for (i, &b) in self.bucket[..self.nh].iter().enumerate() {
+            self.idx[nd + i] = b + self.node;
+        }
+        let mut hits = 0usize;
+        let x = self.mixer.inputs_mut();
+        let (sts, idx, sm) = (&mut self.st[..nctx], &self.idx[..nctx], &self.sm[..nctx]);
+        for (i, ((st, &k), map)) in sts.iter_mut().zip(idx).zip(sm).enumerate() {
+            let s = if i < nd { self.direct[k] } else { self.table.get(k) };
+            *st = s;
+            hits += usize::from(s != 0);
+            x[i] = stretch(map.p12(s));
+        }
+        let mut n = nctx;
+        let mstate = match self.mm.as_mut() {
+            Some(mm) => {
+                let [a, b] = mm.predict(self.c0, self.bitpos);
+                x[n] = a;
+                x[n + 1] = b;
+                n += 2;
+                mm.state(self.c0, self.bitpos)
+            }
+            None => 0,
+        };
+        // n + 1 == the mixer's input count (see Model::new).
+        x[n] = 256;
+        self.mixer.select(0, c0);
+        self.mixer.select(1, (mstate.min(31) >> 1) * 32 + (hits.min(15) << 1) + usize::from(self.bitpos == 0));
+        let logit = self.mixer.mix();
+        let p0 = squash(logit);
+        let p1 = self.apm1.p(logit, c0);
+        let p = match self.apm2.as_mut() {
+            Some(a2) => {
+                // Order 1 with the partial byte: < 2^16.
+                let p2 = a2.p(logit, c1 << 8 | c0);
+                (2 * p0 + p1 + p2 * 5) >> 3
+            }
+            None => (p0 + 3 * p1) >> 2,
+        };
+        p.clamp(1, 65535) as u16
+    }
+
+    /// Learn the bit that followed the last [`Model::p`].
+    #[inline]
+    pub fn update(&mut self, bit: bool) {
+        let y = u32::from(bit);
+        let (nd, nctx) = (self.nd, self.nd + self.nh);
+        let (sts, idx, sm) = (&self.st[..nctx], &self.idx[..nctx], &mut self.sm[..nctx]);
+        for (i, ((&s, &k), map)) in sts.iter().zip(idx).zip(sm).enumerate() {
+            let next = NEXT[usize::from(s)][y as usize];
+            if i < nd {
+                self.direct[k] = next;
+            } else {
+                self.table.set(k, next);
+            }
+            map.update(s, y);
+        }
+        if let Some(mm) = self.mm.as_mut() {
+            mm.update_bit(y);
+        }
+        self.mixer.update(y);
+        self.apm1.update(y);
+        if let Some(a2) = self.apm2.as_mut() {
+            a2.update(y);
+        }
+        self.c0 = (self.c0 << 1) | y;
+        self.node = (self.node << 1) | y as usize;
+        self.bitpos += 1;
+        if self.bitpos == 8 {
+            self.end_byte();
+        } else if self.bitpos == 4 {
+            self.nibble_buckets();
+        }
+    }
+
+    /// The byte is complete.
+    fn end_byte(&mut self) {
+        let c = (self.c0 & 0xff) as u8;
+        self.bs = self.bs.after(c);
+        if let Some(mm) = self.mm.as_mut() {
+            mm.update_byte(c);
+        }
+        self.c0 = 1;
+        self.bitpos = 0;
+        self.byte_contexts();
+    }
+}
+
+/// The weight sets of the mixer's selectors at a configuration: the partial
+/// byte, and at two-layer levels also the match state × context hits.
+fn mixer_sets(cfg: &Config) -> &'static [usize] {
+    if cfg.two_layer {
+        &[256, 512]
+    } else {
+        &[256]
+    }
+}
