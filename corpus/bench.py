@@ -73,17 +73,21 @@ class Codec:
 
 
 def image_codecs(quick: bool) -> list[Codec]:
-    oxipng = ("-o", "2") if quick else ("-o", "max", "-Z")
+    # oxipng: the tool's own advice is `-o max -Z --fast` (without --fast, Zopfli runs once
+    # per filter: over 8 minutes for one 2560x1600 image here).
+    oxipng = ("-o", "2") if quick else ("-o", "max", "-Z", "--fast")
     effort = "7" if quick else "9"
+    webp_z = "6" if quick else "9"
+    tag = " [quick]" if quick else ""
     return [
-        Codec("oxipng " + " ".join(oxipng) + (" [quick]" if quick else ""), "image", "oxipng",
+        Codec("oxipng " + " ".join(oxipng) + tag, "image", "oxipng",
               ("{oxipng}", *oxipng, "--strip", "safe", "-q", "-t", "1", "--out", "{out}", "{png}"),
               ext=".png", check="pixels"),
-        Codec(f"cjxl -d 0 -e {effort}" + (" [quick]" if quick else ""), "image", "cjxl",
+        Codec(f"cjxl -d 0 -e {effort}" + tag, "image", "cjxl",
               ("cjxl", "{pnm}", "{out}", "-d", "0", "-e", effort, "--num_threads=1", "--quiet"),
               ("djxl", "{out}", "{dec}", "--num_threads=1", "--quiet"), ext=".jxl", check="pixels"),
-        Codec("cwebp -lossless -z 9 -exact", "image", "cwebp",
-              ("cwebp", "-quiet", "-lossless", "-z", "9", "-exact", "{pnm}", "-o", "{out}"),
+        Codec(f"cwebp -lossless -z {webp_z} -exact" + tag, "image", "cwebp",
+              ("cwebp", "-quiet", "-lossless", "-z", webp_z, "-exact", "{pnm}", "-o", "{out}"),
               ("dwebp", "-quiet", "{out}", "-pam", "-o", "{dec}"), ext=".webp", check="pixels",
               decoded_ext=".pam"),
     ]
@@ -187,8 +191,9 @@ def list_items(data: Path, manifest_path: Path, split: str) -> list[Item]:
 
 
 def quick_selection(items: list[Item], per_category: int = 3, min_bytes: int = 2000,
-                    max_bytes: int = 1_000_000) -> list[Item]:
-    """The smallest files between min_bytes and max_bytes, a few per category."""
+                    max_bytes: int = 400_000) -> list[Item]:
+    """The smallest files between min_bytes and max_bytes, a few per category
+    (or the smallest file, where none fits)."""
     chosen = []
     for category in sorted({i.category for i in items}):
         pool = sorted((i for i in items if i.category == category), key=lambda i: (i.file_bytes, i.path))
@@ -220,6 +225,13 @@ class PixelHelper:
         if self.proc.stdin:
             self.proc.stdin.close()
         self.proc.wait()
+
+
+def pixel_helper_works(python: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", "import numpy, PIL"], capture_output=True).returncode == 0
+    except OSError:
+        return False
 
 
 class BenchError(Exception):
@@ -301,8 +313,13 @@ class Bench:
             fields["pcmfmt"] = {8: "u8", 16: "s16le", 24: "s24le", 32: "s32le"}[bits]
         else:
             item.raw_bytes = item.units = item.file_bytes
-        # Codecs that store the input's name (7z, zpaq) see it in the work directory.
-        os.symlink(src, work / src.name)
+        # Codecs that store the input's name (7z, zpaq) read it from the work directory
+        # (zpaq skips symbolic links, so this is a hard link, or a copy across devices).
+        if item.kind == "text":
+            try:
+                os.link(src, work / src.name)
+            except OSError:
+                shutil.copyfile(src, work / src.name)
         return fields
 
     def measure(self, item: Item, codec: Codec, fields: dict, work: Path) -> Measurement:
@@ -350,6 +367,10 @@ class Bench:
                     continue
                 try:
                     results.append(self.measure(item, codec, fields, work))
+                    if self.args.verbose:
+                        m = results[-1]
+                        log(f"  {item.path} {codec.name}: {m.compressed:,} B, enc {m.encode_s:.2f} s, "
+                            f"dec {m.decode_s:.2f} s")
                 except BenchError as exc:
                     if not self.args.keep_going:
                         raise
@@ -357,19 +378,44 @@ class Bench:
                         self.errors.append(f"{item.path}: {exc}")
         return results
 
-    def run_all(self, items: list[Item]) -> list[Measurement]:
+    def run_all(self, items: list[Item], checkpoint: Path | None, deadline: float | None) -> list[Measurement]:
+        """Benchmark items, largest first, `jobs` at a time. Each finished item is appended
+        to the checkpoint (JSON lines); no new item starts after the deadline."""
         measurements: list[Measurement] = []
-        done = 0
+        pending = iter(sorted(items, key=lambda i: (-i.file_bytes, i.path)))
+        running: dict[concurrent.futures.Future, Item] = {}
         with concurrent.futures.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
-            futures = {pool.submit(self.bench_item, item): item for item in items}
-            for future in concurrent.futures.as_completed(futures):
-                item = futures[future]
-                measurements += future.result()  # re-raises BenchError: stop loudly
-                done += 1
-                log(f"[{done}/{len(items)}] {item.path}")
+            while True:
+                while len(running) < self.args.jobs and (deadline is None or time.time() < deadline):
+                    item = next(pending, None)
+                    if item is None:
+                        break
+                    running[pool.submit(self.bench_item, item)] = item
+                if not running:
+                    break
+                finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in finished:
+                    item = running.pop(future)
+                    results = future.result()  # re-raises BenchError: stop loudly
+                    measurements += results
+                    save_checkpoint(checkpoint, results)
+                    log(f"[{len(measurements)} measurements] {item.path}")
         for helper in self.helpers:
             helper.close()
-        return sorted(measurements, key=lambda m: (m.category, m.path, m.codec))
+        return measurements
+
+
+def save_checkpoint(path: Path | None, results: list[Measurement]) -> None:
+    if path is not None:
+        with open(path, "a") as f:
+            for m in results:
+                f.write(json.dumps(asdict(m)) + "\n")
+
+
+def load_checkpoint(path: Path) -> list[Measurement]:
+    if not path.exists():
+        return []
+    return [Measurement(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
 def log(message: str) -> None:
@@ -452,16 +498,17 @@ def tool_versions(codecs: list[Codec]) -> dict[str, str]:
     versions = {}
     for codec in codecs:
         path = find_tool(codec)
-        if path is None or codec.tool in versions:
+        if path is None or codec.tool in versions or (not codec.reference and "nzip" in versions):
             continue
         argv = [path] + probes.get(codec.tool, ["--version"])
+        label = codec.tool if codec.reference else "nzip"
         try:
             text = subprocess.run(argv, capture_output=True, text=True, timeout=20)
             lines = [ln.strip() for ln in (text.stdout + text.stderr).splitlines() if ln.strip()]
             wanted = [ln for ln in lines if any(c.isdigit() for c in ln)]
-            versions[codec.tool] = (wanted or lines or ["?"])[0][:80]
+            versions[label] = (wanted or lines or ["?"])[0][:80]
         except (OSError, subprocess.TimeoutExpired):
-            versions[codec.tool] = "?"
+            versions[label] = "?"
     return versions
 
 
@@ -511,15 +558,20 @@ def markdown(report: dict) -> str:
              f"- split: {args['split']}; data: {args['data']}; files: {report['files']}"
              + ("; **quick mode** (small files; codecs marked [quick] use cheaper settings)" if args["quick"] else ""),
              f"- nzip model size charged: {args['model_bytes']:,} bytes", ""]
-    lines += ["Reference tools:", ""] + [f"- {tool}: {v}" for tool, v in sorted(report["versions"].items())]
+    lines += ["Tools:", ""] + [f"- {tool}: {v}" for tool, v in sorted(report["versions"].items())]
     if report["missing"]:
         lines += ["", "**Missing (not run):** " + ", ".join(report["missing"])]
+    if report.get("not_measured"):
+        lines += ["", f"**PARTIAL: {len(report['not_measured'])} of {report['files']} files were not measured "
+                  "(--stop-after); the category totals below cover only the files measured.**"]
     if report["errors"]:
         lines += ["", "**Errors (--keep-going):**", ""] + [f"- {e}" for e in report["errors"]]
     lines += ["", "Losslessness was checked on every file for every codec (bytes, decoded pixels or decoded "
-              "samples). Rates count the compressed file, container included. Speeds are raw MB/s, wall "
-              "clock, one process at a time per file, measured in this run on a shared machine: "
-              "compare them as ratios within this table.", "", "## Per category", ""]
+              "samples). Rates count the compressed file, container included. \"vs best ref\" is the size "
+              "relative to the smallest reference in the category (bold). Speeds are raw MB/s, wall "
+              f"clock including process start, {args['jobs']} file(s) at a time, measured in this run "
+              "on a shared machine: compare them as ratios within a table, not across runs.",
+              "", "## Per category", ""]
     refs = report["reference_names"]
     for category, rows in report["summary"]["categories"].items():
         lines += category_table(category, rows, refs, argparse.Namespace(**args))
@@ -567,10 +619,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--model-bytes", type=int, default=0, help="nzip model size to charge")
     ap.add_argument("--quick", action="store_true", help="smoke test: a few small files, cheaper slow codecs")
     ap.add_argument("--jobs", type=int, default=1, help="files benchmarked in parallel")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log every measurement")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the files already measured in <json>.partial.jsonl and do the rest")
+    ap.add_argument("--stop-after", type=float, default=0, metavar="SECONDS",
+                    help="start no new file after this long; the report then says what is missing")
     ap.add_argument("--keep-going", action="store_true", help="record failures instead of stopping")
     ap.add_argument("--python", default=str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable,
                     help="Python with numpy and pillow (default: the corpus venv)")
     ap.add_argument("--tmp", default=None, help="scratch directory (default: system temp)")
+    ap.add_argument("--from-json", default=None, metavar="FILE",
+                    help="run nothing: re-render the report and plot from an earlier JSON")
     ap.add_argument("--md", default=None, help="markdown report (default corpus/RESULTS.md, quick: none)")
     ap.add_argument("--json", default=None, help="JSON results (default corpus/results.json, quick: none)")
     ap.add_argument("--png", default=None, help="plot (default corpus/results.png, quick: none)")
@@ -595,6 +654,10 @@ def select_codecs(args: argparse.Namespace) -> tuple[list[Codec], list[str]]:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        report = json.loads(Path(args.from_json).read_text())
+        write_outputs(report, args)
+        return 0
     codecs, missing = select_codecs(args)
     for line in missing:
         log(f"missing: {line}")
@@ -603,15 +666,27 @@ def main(argv: list[str]) -> int:
         items = [i for i in items if any(i.category.startswith(c) for c in args.category)]
     if args.quick:
         items = quick_selection(items)
+    if any(i.kind == "image" for i in items) and not pixel_helper_works(args.python):
+        missing.append(f"all image files ({args.python} lacks numpy/pillow: run corpus/fetch.sh --venv-only)")
+        log(f"missing: {missing[-1]}")
+        items = [i for i in items if i.kind != "image"]
     if not items:
         log(f"no files to benchmark in {args.data}")
         return 1
     args.reference_names = [c.name for c in codecs if c.reference]
     log(f"{len(items)} files, {len(codecs)} codecs")
     started = time.time()
+    checkpoint = Path(args.json + ".partial.jsonl") if args.json else None
+    earlier = load_checkpoint(checkpoint) if checkpoint and args.resume else []
+    if checkpoint and not args.resume and checkpoint.exists():
+        checkpoint.unlink()
+    done_paths = {m.path for m in earlier}
+    todo = [i for i in items if i.path not in done_paths]
+    log(f"{len(items) - len(todo)} files already measured (--resume)" if args.resume else "starting")
+    deadline = started + args.stop_after if args.stop_after else None
     bench = Bench(args, codecs)
     try:
-        measurements = bench.run_all(items)
+        measurements = earlier + bench.run_all(todo, checkpoint, deadline)
     except BenchError as exc:
         log(f"STOPPED: {exc}")
         return 3
@@ -620,24 +695,31 @@ def main(argv: list[str]) -> int:
         "machine": machine(), "args": {k: v for k, v in vars(args).items()}, "files": len(items),
         "elapsed_s": round(time.time() - started, 1), "versions": tool_versions(codecs), "missing": missing,
         "errors": bench.errors, "reference_names": args.reference_names,
-        "summary": summarise(measurements, args), "measurements": [asdict(m) for m in measurements],
+        "summary": summarise(sorted(measurements, key=lambda m: (m.category, m.path, m.codec)), args),
+        "measurements": [asdict(m) for m in sorted(measurements, key=lambda m: (m.category, m.path, m.codec))],
+        "not_measured": sorted({i.path for i in items} - {m.path for m in measurements}),
     }
     write_outputs(report, args)
+    if checkpoint and checkpoint.exists() and not report["not_measured"]:
+        checkpoint.unlink()
     return 0
 
 
 def write_outputs(report: dict, args: argparse.Namespace) -> None:
+    """Print the markdown report and write the files asked for."""
     text = markdown(report)
     print(text)
     if args.md:
         Path(args.md).write_text(text)
         log(f"wrote {args.md}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
-        log(f"wrote {args.json}")
-        if args.png:
-            plot(Path(args.json), Path(args.png), args.python)
-            log(f"wrote {args.png}")
+    json_path = Path(args.json) if args.json else None
+    if json_path and not (args.from_json and json_path.resolve() == Path(args.from_json).resolve()):
+        json_path.write_text(json.dumps(report, indent=1) + "\n")
+        log(f"wrote {json_path}")
+    source = json_path or (Path(args.from_json) if args.from_json else None)
+    if args.png and source:
+        plot(source, Path(args.png), args.python)
+        log(f"wrote {args.png}")
     log(f"done in {report['elapsed_s']} s")
 
 

@@ -418,10 +418,10 @@ def speech(cache: Cache, w: Writer) -> None:
     ast = cache.deb("asterisk-core-sounds-en-wav")
     for rel in ast.glob("usr/share/asterisk/sounds/**/*.wav"):
         info = soundfile.info(str(ast.path(rel)))
-        if info.frames >= 4 * info.samplerate and "silence" not in Path(rel).name:
+        if info.frames >= 4 * info.samplerate and "/silence/" not in rel:
             name = rel.split("sounds/", 1)[1].replace("/", "_")
             emit_wav(w, ast, rel, f"{out}asterisk_{name}", "CC-BY-SA-3.0",
-                     "Allison studio prompt (>= 4 s, silence_* left out); exact samples, plain PCM")
+                     "Allison studio prompt (>= 4 s, silence/ left out); exact samples, plain PCM")
     c2 = cache.deb("codec2-examples")
     for rel in c2.glob("usr/share/codec2/**/*.wav"):
         if soundfile.info(str(c2.path(rel))).subtype == "PCM_16":  # cross.wav is u-law: left out
@@ -469,7 +469,7 @@ def music(cache: Cache, w: Writer) -> None:
     moh = cache.deb("asterisk-moh-opsound-wav")
     for name in MOH_TRACKS:
         rel = f"usr/share/asterisk/moh/{name}"
-        emit_wav(w, moh, rel, f"{out}moh_{name}", "CC-BY-SA-3.0", "music on hold, 8 kHz telephone band")
+        emit_wav(w, moh, rel, f"{out}moh_{name}", "CC-BY-SA-3.0", "music on hold, 8 kHz telephone band; the original release format is unknown (may be lossy-origin)")
     ga = cache.deb("gnome-audio")
     for rel in ga.glob("usr/share/sounds/**/*.wav"):
         emit_wav(w, ga, rel, f"{out}gnome_{Path(rel).name}", "CC-BY-SA-2.0", "desktop sound")

@@ -110,19 +110,28 @@ ensure_apt_lists() {
     fi
 }
 
+# The cached .deb of a package, if any.
+cached_deb() {
+    local f
+    for f in "$CACHE_DIR/debs/$1"_*.deb; do
+        [ -e "$f" ] && { echo "$f"; return 0; }
+    done
+    return 0
+}
+
 # Download one .deb into debs/ (unless cached) and unpack it into root/<name>/.
 fetch_deb() {
     local spec="$1" name="${1%%=*}" want="${1#*=}" dir="$CACHE_DIR/debs"
-    local have deb
-    have="$(ls "$dir/${name}"_*.deb 2>/dev/null | head -n1 || true)"
-    if [ -z "$have" ]; then
+    local deb
+    deb="$(cached_deb "$name")"
+    if [ -z "$deb" ]; then
         (cd "$dir" && apt-get download -qq "$spec" 2>/dev/null) || {
             log "WARNING: $spec is not available; taking the current candidate of $name"
             (cd "$dir" && apt-get download -qq "$name")
         }
-        have="$(ls "$dir/${name}"_*.deb | head -n1)"
+        deb="$(cached_deb "$name")"
+        [ -n "$deb" ] || die "apt-get download $name produced no .deb"
     fi
-    deb="$have"
     local got; got="$(dpkg-deb -f "$deb" Version)"
     [ "$got" = "$want" ] || log "WARNING: $name is $got, the manifest was made with $want"
     printf '%s\t%s\n' "$name" "$got" >>"$CACHE_DIR/versions.tsv.new"
@@ -288,7 +297,7 @@ build() {
 
 already_built() {
     [ "$FORCE" = 0 ] && [ "$UPDATE_MANIFEST" = 0 ] && [ -d "$DATA_DIR" ] && [ -s "$MANIFEST" ] \
-        && manifest_cmd verify --quiet --data "$DATA_DIR" --manifest "$MANIFEST"
+        && manifest_cmd verify --quiet --data "$DATA_DIR" --manifest "$MANIFEST" 2>/dev/null
 }
 
 main() {

@@ -37,6 +37,8 @@ CHANNELS = {"1": 1, "L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
 def load(path: Path) -> np.ndarray:
     """Decode an image into an (H, W, C) uint8 array, C in 1..4 (palette expanded)."""
+    if path.read_bytes()[:3] == b"P7\n":
+        return load_pam(path.read_bytes())
     with Image.open(path) as im:
         if im.mode == "P":
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -46,6 +48,16 @@ def load(path: Path) -> np.ndarray:
             raise ValueError(f"{path}: unsupported image mode {im.mode}")
         a = np.asarray(im)
     return a if a.ndim == 3 else a[:, :, None]
+
+
+def load_pam(data: bytes) -> np.ndarray:
+    """Read an 8-bit PAM (P7) file, which Pillow does not."""
+    end = data.index(b"ENDHDR\n") + len(b"ENDHDR\n")
+    fields = dict(line.split(" ", 1) for line in data[3:end].decode().splitlines() if " " in line)
+    w, h, c = int(fields["WIDTH"]), int(fields["HEIGHT"]), int(fields["DEPTH"])
+    if int(fields["MAXVAL"]) != 255:
+        raise ValueError("only 8-bit PAM is supported")
+    return np.frombuffer(data, dtype=np.uint8, count=w * h * c, offset=end).reshape(h, w, c)
 
 
 def canonical(a: np.ndarray) -> np.ndarray:

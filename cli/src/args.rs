@@ -685,6 +685,10 @@ mod tests {
 
         let s = settings(&["-qq"]);
         assert_eq!(s.quiet, 2);
+        let s = settings(&["-v", "-v", "--json"]);
+        assert_eq!((s.verbose, s.json), (2, true));
+        let s = settings(&["-dcT3", "x.nz"]);
+        assert_eq!((s.mode, s.threads), (Mode::Decompress, 3));
     }
 
     #[test]

@@ -155,6 +155,48 @@ fn per_symbol_cdf(c: &mut Criterion) {
     }
     let (range, ans) = (range.finish(), ans.finish());
 
+    // The model-building cost alone (no coding), per CDF.
+    let mut g = c.benchmark_group("cdf_build");
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("cdfref_new_256", |b| {
+        b.iter(|| {
+            let mut acc = 0;
+            for cdf in &cdfs {
+                acc += CdfRef::<24>::new(black_box(cdf)).unwrap().num_symbols();
+            }
+            black_box(acc)
+        })
+    });
+    g.bench_function("cdf_from_weights_256", |b| {
+        let mut buf = vec![0u32; 257];
+        b.iter(|| {
+            let mut acc = 0;
+            for w in &weights {
+                acc += cdf_from_weights::<24>(black_box(w), &mut buf).unwrap().num_symbols();
+            }
+            black_box(acc)
+        })
+    });
+    g.bench_function("from_counts_256", |b| {
+        b.iter(|| {
+            let mut acc = 0;
+            for w in &weights {
+                acc += Categorical::<24>::from_counts(black_box(w)).unwrap().num_symbols();
+            }
+            black_box(acc)
+        })
+    });
+    g.bench_function("into_lookup_256", |b| {
+        let models: Vec<Categorical<24>> =
+            weights.iter().map(|w| Categorical::<24>::from_counts(w).unwrap()).collect();
+        b.iter_batched(
+            || models.clone(),
+            |models| models.into_iter().map(|m| m.into_lookup().num_symbols()).sum::<usize>(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("per_symbol_cdf");
     g.throughput(Throughput::Elements(SYMBOLS as u64));
     g.bench_function("range_encode_cdfref", |b| {

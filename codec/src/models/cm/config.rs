@@ -31,8 +31,9 @@ pub struct Config {
     pub match_buf_bits: u32,
     /// log2 of the match model's index entries.
     pub match_table_bits: u32,
-    /// Whether the second (order-2 hashed) APM is used.
-    pub apm2: bool,
+    /// Number of APM stages: 0, 1 (by partial byte) or 2 (also by previous
+    /// byte and partial byte).
+    pub apms: u8,
     /// Whether the mixer has a second weight selector (match state × order
     /// hits) and a final layer.
     pub two_layer: bool,
@@ -44,9 +45,10 @@ pub struct Config {
 
 use Ctx::*;
 
-const L1: &[Ctx] = &[Order(2), Order(3), Order(4)];
-const L2: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6)];
-const L3: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6), Word];
+const L1: &[Ctx] = &[Order(2), Order(4)];
+const L2: &[Ctx] = &[Order(2), Order(3), Order(4)];
+const L3: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6)];
+const L4: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6), Word];
 const L7: &[Ctx] = &[Order(2), Order(3), Order(4), Order(5), Order(6), Word, WordPair];
 const L9: &[Ctx] = &[Order(2), Order(3), Order(4), Order(5), Order(6), Order(8), Word, WordPair, Sparse(0b110), Sparse(0b1010)];
 
@@ -54,24 +56,24 @@ const L9: &[Ctx] = &[Order(2), Order(3), Order(4), Order(5), Order(6), Order(8),
 pub fn config(level: u8) -> Config {
     let base = Config {
         order0: true,
-        hashed: L3,
+        hashed: L4,
         table_bits: 25,
         match_min: 7,
         match_buf_bits: 24,
         match_table_bits: 20,
-        apm2: true,
+        apms: 2,
         two_layer: false,
         sm_limit: 1023,
         lr: 7,
     };
     match level.clamp(1, 9) {
-        1 => Config { order0: true, hashed: L1, table_bits: 22, match_min: 0, apm2: false, ..base },
-        2 => Config { hashed: L2, table_bits: 22, match_buf_bits: 22, match_table_bits: 18, apm2: false, ..base },
-        3 => Config { table_bits: 23, match_buf_bits: 22, match_table_bits: 18, ..base },
-        4 => Config { table_bits: 24, match_buf_bits: 23, match_table_bits: 19, ..base },
+        1 => Config { order0: false, hashed: L1, table_bits: 22, match_min: 0, apms: 0, ..base },
+        2 => Config { order0: false, hashed: L2, table_bits: 22, match_min: 0, apms: 1, ..base },
+        3 => Config { hashed: L3, table_bits: 23, match_buf_bits: 22, match_table_bits: 18, apms: 1, ..base },
+        4 => Config { table_bits: 24, match_buf_bits: 23, match_table_bits: 19, apms: 1, ..base },
         5 => Config { table_bits: 24, ..base },
         6 => base,
-        7 => Config { hashed: L7, table_bits: 26, match_buf_bits: 25, match_table_bits: 21, ..base },
+        7 => Config { table_bits: 26, match_buf_bits: 25, match_table_bits: 21, two_layer: true, ..base },
         8 => Config { hashed: L7, table_bits: 26, match_buf_bits: 25, match_table_bits: 21, two_layer: true, ..base },
         _ => Config { hashed: L9, table_bits: 27, match_buf_bits: 26, match_table_bits: 22, two_layer: true, ..base },
     }

@@ -26,25 +26,29 @@ pub fn mix(a: u64, b: u64) -> u64 {
 /// Bytes per bucket.
 pub const BUCKET: usize = 16;
 
-/// A hashed table of nibble buckets of bit-history states.
+/// A hashed table of nibble buckets of bit-history states, after a prefix of
+/// `prefix` bytes that the caller may use for directly indexed states (so that
+/// all states live in one array and are read the same way).
 #[derive(Debug, Clone)]
 pub struct HashTable {
     t: Vec<u8>,
+    /// Bytes before the first bucket.
+    prefix: usize,
     /// `64 − log2(number of buckets)`.
     shift: u32,
 }
 
 impl HashTable {
-    /// A table of `2^bits` bytes (`bits` is clamped to 10..=34), all zero:
-    /// every bucket empty, every state 0.
-    pub fn new(bits: u32) -> Self {
-        let bits = bits.clamp(10, 34);
-        HashTable { t: vec![0; 1 << bits], shift: 64 - (bits - 4) }
+    /// A table of `2^bits` bytes of buckets (`bits` is clamped to 10..=30)
+    /// after `prefix` bytes, all zero: every bucket empty, every state 0.
+    pub fn new(bits: u32, prefix: usize) -> Self {
+        let bits = bits.clamp(10, 30);
+        HashTable { t: vec![0; prefix + (1 << bits)], prefix, shift: 64 - (bits - 4) }
     }
 
-    /// The table's size in bytes.
-    pub fn memory(bits: u32) -> usize {
-        1usize << bits.clamp(10, 34)
+    /// The table's size in bytes, prefix included.
+    pub fn memory(bits: u32, prefix: usize) -> usize {
+        prefix + (1usize << bits.clamp(10, 30))
     }
 
     /// Read the first byte of the bucket group of hash `h` and return it.
@@ -54,20 +58,22 @@ impl HashTable {
     /// [`HashTable::find`] them. The value returned carries no meaning.
     #[inline]
     pub fn touch(&self, h: u64) -> u8 {
-        self.t[(h >> self.shift) as usize * BUCKET]
+        self.t[self.prefix + (h >> self.shift) as usize * BUCKET]
     }
 
     /// Find (or make) the bucket for hash `h`; returns the index of its byte 0,
-    /// so that the state of nibble node `j` (1..=15) is at `index + j`.
+    /// so that the state of nibble node `j` (1..=15) is at `index + j`
+    /// (always below the table's length).
     #[inline]
     pub fn find(&mut self, h: u64) -> usize {
         let check = (h & 0xff) as u8;
-        // Bucket number < 2^(bits − 4), so every index below is < 2^bits.
+        // Bucket number < 2^(bits − 4), so every index below is below
+        // prefix + 2^bits, the table's length.
         let b = (h >> self.shift) as usize;
-        let mut best = b * BUCKET;
+        let mut best = self.prefix + b * BUCKET;
         let mut best_pri = u8::MAX;
         for k in 0..4 {
-            let i = (b ^ k) * BUCKET;
+            let i = self.prefix + (b ^ k) * BUCKET;
             if self.t[i] == check {
                 return i;
             }
@@ -82,7 +88,7 @@ impl HashTable {
         best
     }
 
-    /// The state at `i`.
+    /// The state at `i` (`i` must be below the table's length).
     #[inline]
     pub fn get(&self, i: usize) -> u8 {
         self.t[i]

@@ -14,6 +14,11 @@ pub const MAX_HASHED: usize = 12;
 /// Most direct (unhashed) contexts: order 0 and order 1.
 const MAX_DIRECT: usize = 2;
 
+/// Offsets of the direct tables in the state array.
+const ORDER1: usize = 0;
+const ORDER0: usize = 65536;
+const DIRECT_BYTES: usize = 65536 + 256;
+
 /// Most contexts (direct + hashed) of any level.
 const MAX_CTX: usize = MAX_DIRECT + MAX_HASHED;
 
@@ -81,9 +86,9 @@ impl ByteState {
 /// probability, then [`Model::update`] with the bit, eight times per byte.
 #[derive(Debug, Clone)]
 pub struct Model {
-    /// Direct tables: order 0 (256 states, by partial byte) then order 1
-    /// (65536 states, by previous byte and partial byte).
-    direct: Vec<u8>,
+    /// All bit-history states: the direct tables (order 1: 65536 states by
+    /// previous byte and partial byte, at `ORDER1`; order 0: 256 states by
+    /// partial byte, at `ORDER0`) as the prefix of the hashed buckets.
     table: HashTable,
     /// Number of direct contexts: 1 (order 1) or 2 (orders 0 and 1).
     nd: usize,
@@ -104,7 +109,9 @@ pub struct Model {
     sm: Vec<HistoryMap>,
     mm: Option<MatchModel>,
     mixer: Mixer,
-    apm1: Apm,
+    /// APM by partial byte (levels with `cfg.apms >= 1`).
+    apm1: Option<Apm>,
+    /// APM by previous byte and partial byte (levels with `cfg.apms >= 2`).
     apm2: Option<Apm>,
     /// Partial byte with a leading 1 (1..=255).
     c0: u32,
@@ -134,8 +141,7 @@ impl Model {
             *k = Kind::of(c);
         }
         let mut m = Model {
-            direct: vec![0; 256 + 65536],
-            table: HashTable::new(cfg.table_bits),
+            table: HashTable::new(cfg.table_bits, DIRECT_BYTES),
             nd,
             nh,
             kinds,
@@ -146,8 +152,8 @@ impl Model {
             sm: vec![HistoryMap::new(cfg.sm_limit); nctx],
             mm,
             mixer,
-            apm1: Apm::new(256, 7),
-            apm2: cfg.apm2.then(|| Apm::new(1 << 16, 7)),
+            apm1: (cfg.apms >= 1).then(|| Apm::new(256, 7)),
+            apm2: (cfg.apms >= 2).then(|| Apm::new(1 << 16, 7)),
             c0: 1,
             bitpos: 0,
             node: 1,
@@ -162,10 +168,14 @@ impl Model {
     pub fn memory(level: u8) -> usize {
         let cfg = config(level);
         let mm = if cfg.match_min > 0 { MatchModel::memory(cfg.match_buf_bits, cfg.match_table_bits) } else { 0 };
-        let apm = 256 * 33 * 2 + if cfg.apm2 { (1 << 16) * 33 * 2 } else { 0 };
+        let apm = match cfg.apms {
+            0 => 0,
+            1 => 256 * 33 * 2,
+            _ => (256 + 65536) * 33 * 2,
+        };
         let mixer = Mixer::memory(MAX_INPUTS, mixer_sets(&cfg), 1);
         let maps = (MAX_DIRECT + cfg.hashed.len()) * 1024;
-        HashTable::memory(cfg.table_bits) + 256 + 65536 + mm + apm + mixer + maps + 4096
+        HashTable::memory(cfg.table_bits, DIRECT_BYTES) + mm + apm + mixer + maps + 4096
     }
 
     /// Compute the context hashes of the byte that starts now, then look up
@@ -206,22 +216,22 @@ impl Model {
         let c0 = self.c0 as usize;
         let c1 = (self.bs.hist & 0xff) as usize;
         let (nd, nctx) = (self.nd, self.nd + self.nh);
-        // Direct contexts: order 1 at 256 + c1·256 + c0 (< 256 + 65536), then
-        // order 0 at c0 (< 256): inside `direct`. Hashed contexts: bucket +
-        // node with node in 1..=15, inside the table (see HashTable::find).
-        self.idx[0] = 256 + (c1 << 8) + c0;
-        self.idx[1] = c0;
-        for (i, &b) in self.bucket[..self.nh].iter().enumerate() {
-            self.idx[nd + i] = b + self.node;
+        // Direct contexts: order 1 at ORDER1 + c1·256 + c0, order 0 at ORDER0
+        // + c0, both below DIRECT_BYTES. Hashed contexts: bucket + node with
+        // node in 1..=15, inside the table (see HashTable::find).
+        self.idx[0] = ORDER1 + (c1 << 8) + c0;
+        self.idx[1] = ORDER0 + c0;
+        for (k, &b) in self.idx[nd..nctx].iter_mut().zip(&self.bucket[..self.nh]) {
+            *k = b + self.node;
         }
         let mut hits = 0usize;
         let x = self.mixer.inputs_mut();
         let (sts, idx, sm) = (&mut self.st[..nctx], &self.idx[..nctx], &self.sm[..nctx]);
-        for (i, ((st, &k), map)) in sts.iter_mut().zip(idx).zip(sm).enumerate() {
-            let s = if i < nd { self.direct[k] } else { self.table.get(k) };
+        for (((xi, st), &k), map) in x.iter_mut().zip(sts).zip(idx).zip(sm) {
+            let s = self.table.get(k);
             *st = s;
             hits += usize::from(s != 0);
-            x[i] = stretch(map.p12(s));
+            *xi = stretch(map.p12(s));
         }
         let mut n = nctx;
         let mstate = match self.mm.as_mut() {
@@ -240,14 +250,16 @@ impl Model {
         self.mixer.select(1, (mstate.min(31) >> 1) * 32 + (hits.min(15) << 1) + usize::from(self.bitpos == 0));
         let logit = self.mixer.mix();
         let p0 = squash(logit);
-        let p1 = self.apm1.p(logit, c0);
-        let p = match self.apm2.as_mut() {
-            Some(a2) => {
+        // All terms are below 2^16, so the weighted sums fit easily.
+        let p = match (self.apm1.as_mut(), self.apm2.as_mut()) {
+            (Some(a1), Some(a2)) => {
+                let p1 = a1.p(logit, c0);
                 // Order 1 with the partial byte: < 2^16.
                 let p2 = a2.p(logit, c1 << 8 | c0);
-                (2 * p0 + p1 + p2 * 5) >> 3
+                (p0 + p1 + 6 * p2) >> 3
             }
-            None => (p0 + 3 * p1) >> 2,
+            (Some(a1), None) => (p0 + 3 * a1.p(logit, c0)) >> 2,
+            _ => p0,
         };
         p.clamp(1, 65535) as u16
     }
@@ -256,22 +268,19 @@ impl Model {
     #[inline]
     pub fn update(&mut self, bit: bool) {
         let y = u32::from(bit);
-        let (nd, nctx) = (self.nd, self.nd + self.nh);
+        let nctx = self.nd + self.nh;
         let (sts, idx, sm) = (&self.st[..nctx], &self.idx[..nctx], &mut self.sm[..nctx]);
-        for (i, ((&s, &k), map)) in sts.iter().zip(idx).zip(sm).enumerate() {
-            let next = NEXT[usize::from(s)][y as usize];
-            if i < nd {
-                self.direct[k] = next;
-            } else {
-                self.table.set(k, next);
-            }
+        for ((&s, &k), map) in sts.iter().zip(idx).zip(sm) {
+            self.table.set(k, NEXT[usize::from(s)][y as usize]);
             map.update(s, y);
         }
         if let Some(mm) = self.mm.as_mut() {
             mm.update_bit(y);
         }
         self.mixer.update(y);
-        self.apm1.update(y);
+        if let Some(a1) = self.apm1.as_mut() {
+            a1.update(y);
+        }
         if let Some(a2) = self.apm2.as_mut() {
             a2.update(y);
         }

@@ -197,6 +197,26 @@ fn decoder_errors_are_passed_on() {
     assert_eq!(out, b"he");
 }
 
+#[test]
+fn round_trips_through_the_range_coder() {
+    use crate::entropy::binary::{RangeBitDecoder, RangeBitEncoder};
+    let mut text = sample_text();
+    text.extend(random_bytes(5000, 11));
+    text.extend(sample_text());
+    for level in [1, 2, 6, 9] {
+        let mut enc = RangeBitEncoder::new();
+        encode(&text, level, &mut enc);
+        let bytes = enc.finish();
+        // The coder should be within a few bytes of the ideal code length.
+        let ideal = cost_bytes(&text, level);
+        assert!((bytes.len() as f64) < ideal * 1.001 + 16.0, "level {level}: {} vs {ideal}", bytes.len());
+        let mut dec = RangeBitDecoder::new(&bytes).unwrap();
+        let mut out = Vec::new();
+        decode(text.len(), level, &mut dec, &mut out).unwrap();
+        assert_eq!(out, text, "level {level}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
