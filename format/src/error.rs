@@ -61,10 +61,7 @@ impl Error {
     pub fn is_corrupt(&self) -> bool {
         matches!(
             self,
-            Error::NotNzip
-                | Error::Truncated { .. }
-                | Error::Malformed { .. }
-                | Error::Checksum { .. }
+            Error::NotNzip | Error::Truncated { .. } | Error::Malformed { .. } | Error::Checksum { .. }
         )
     }
 

@@ -34,9 +34,7 @@ impl Medium {
     fn from_code(code: u8) -> Result<Self> {
         match code {
             0 => Ok(Medium::Bytes),
-            other => Err(Error::Unsupported(format!(
-                "medium {other} (this build knows 0 = bytes)"
-            ))),
+            other => Err(Error::Unsupported(format!("medium {other} (this build knows 0 = bytes)"))),
         }
     }
 }
@@ -118,9 +116,7 @@ impl Coder {
         match code {
             0 => Ok(Coder::Range),
             1 => Ok(Coder::Ans),
-            other => Err(Error::Unsupported(format!(
-                "coder {other} (this build knows 0 = range, 1 = ans)"
-            ))),
+            other => Err(Error::Unsupported(format!("coder {other} (this build knows 0 = range, 1 = ans)"))),
         }
     }
 }
@@ -188,11 +184,8 @@ impl Header {
             _ => {}
         }
         if let Some(m) = &self.model {
-            if m.id.is_empty() || m.id.len() > MAX_MODEL_ID_LEN || m.name.len() > MAX_MODEL_NAME_LEN
-            {
-                return Err(Error::InvalidInput(
-                    "model id must be 1..=64 bytes and name at most 64 bytes",
-                ));
+            if m.id.is_empty() || m.id.len() > MAX_MODEL_ID_LEN || m.name.len() > MAX_MODEL_NAME_LEN {
+                return Err(Error::InvalidInput("model id must be 1..=64 bytes and name at most 64 bytes"));
             }
         }
         Ok(())
@@ -233,17 +226,10 @@ impl Header {
     /// appended by later minor versions are ignored, but a 1.0 frame must have
     /// no trailing bytes. `offset` locates the payload for error messages.
     pub(crate) fn decode(payload: &[u8], minor: u8, offset: Offset) -> Result<Self> {
-        let mut p = Cursor {
-            buf: payload,
-            pos: 0,
-            base: offset,
-        };
+        let mut p = Cursor { buf: payload, pos: 0, base: offset };
         let flags = p.u8()?;
         if flags & !FLAGS_KNOWN != 0 {
-            return Err(Error::malformed(
-                "reserved header flag bits are set",
-                offset,
-            ));
+            return Err(Error::malformed("reserved header flag bits are set", offset));
         }
         let medium = Medium::from_code(p.u8()?)?;
         let method = Method::from_code(p.u8()?)?;
@@ -251,11 +237,7 @@ impl Header {
         let coder = Coder::from_code(p.u8()?)?;
         let precision = p.u8()?;
         let chunk_size = p.varint()?;
-        let content_size = if flags & FLAG_CONTENT_SIZE != 0 {
-            Some(p.varint()?)
-        } else {
-            None
-        };
+        let content_size = if flags & FLAG_CONTENT_SIZE != 0 { Some(p.varint()?) } else { None };
         let model = if flags & FLAG_MODEL != 0 {
             let id_len = usize::from(p.u8()?);
             let id = p.bytes(id_len)?.to_vec();
@@ -268,25 +250,13 @@ impl Header {
             None
         };
         if p.pos != payload.len() && minor == 0 {
-            return Err(Error::malformed(
-                "trailing bytes in a version 1.0 header",
-                offset,
-            ));
+            return Err(Error::malformed("trailing bytes in a version 1.0 header", offset));
         }
         let chunk_size = u32::try_from(chunk_size)
             .ok()
             .filter(|&c| c > 0 && c <= MAX_CHUNK_SIZE)
             .ok_or(Error::malformed("chunk size outside 1..=2^30", offset))?;
-        let header = Header {
-            medium,
-            method,
-            level,
-            coder,
-            precision,
-            chunk_size,
-            content_size,
-            model,
-        };
+        let header = Header { medium, method, level, coder, precision, chunk_size, content_size, model };
         header.validate().map_err(|e| match e {
             Error::InvalidInput(what) => Error::malformed(what, offset),
             other => other,
@@ -327,10 +297,10 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn u8(&mut self) -> Result<u8> {
-        let b = *self.buf.get(self.pos).ok_or(Error::malformed(
-            "section payload ends inside a field",
-            self.here(),
-        ))?;
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or(Error::malformed("section payload ends inside a field", self.here()))?;
         self.pos += 1;
         Ok(b)
     }
@@ -359,10 +329,7 @@ impl<'a> Cursor<'a> {
             .pos
             .checked_add(n)
             .filter(|&e| e <= self.buf.len())
-            .ok_or(Error::malformed(
-                "section payload ends inside a field",
-                self.here(),
-            ))?;
+            .ok_or(Error::malformed("section payload ends inside a field", self.here()))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)

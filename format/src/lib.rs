@@ -42,8 +42,7 @@ pub mod varint;
 
 pub use error::{Error, Offset, Result};
 pub use header::{
-    hex, Coder, Header, Medium, Method, ModelRef, MAX_CHUNK_SIZE, MAX_MODEL_ID_LEN,
-    MAX_MODEL_NAME_LEN,
+    hex, Coder, Header, Medium, Method, ModelRef, MAX_CHUNK_SIZE, MAX_MODEL_ID_LEN, MAX_MODEL_NAME_LEN,
 };
 
 use header::Cursor;
@@ -106,10 +105,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_chunk_size: 1 << 28,
-            max_ancillary_size: 1 << 24,
-        }
+        Limits { max_chunk_size: 1 << 28, max_ancillary_size: 1 << 24 }
     }
 }
 
@@ -152,10 +148,7 @@ impl Chunk {
     /// Check decoded content against the chunk's length and CRC.
     pub fn verify(&self, content: &[u8]) -> Result<()> {
         if content.len() as u64 != u64::from(self.raw_len) || chunk_crc(content) != self.raw_crc {
-            return Err(Error::Checksum {
-                what: "chunk content CRC-32",
-                offset: self.offset,
-            });
+            return Err(Error::Checksum { what: "chunk content CRC-32", offset: self.offset });
         }
         Ok(())
     }
@@ -256,22 +249,12 @@ impl<W: Write> Writer<W> {
     /// Append a chunk whose content is `raw_len` bytes with CRC-32 `raw_crc`;
     /// `data` is the content itself (stored) or its coding (modelled).
     /// Returns the section's size in bytes.
-    pub fn write_chunk(
-        &mut self,
-        kind: ChunkKind,
-        raw_len: u32,
-        raw_crc: u32,
-        data: &[u8],
-    ) -> Result<u64> {
+    pub fn write_chunk(&mut self, kind: ChunkKind, raw_len: u32, raw_crc: u32, data: &[u8]) -> Result<u64> {
         if self.last_was_short {
-            return Err(Error::InvalidInput(
-                "only the last chunk may be shorter than the chunk size",
-            ));
+            return Err(Error::InvalidInput("only the last chunk may be shorter than the chunk size"));
         }
         if raw_len == 0 || raw_len > self.header.chunk_size {
-            return Err(Error::InvalidInput(
-                "chunk length must be in 1..=chunk_size",
-            ));
+            return Err(Error::InvalidInput("chunk length must be in 1..=chunk_size"));
         }
         match kind {
             ChunkKind::Stored if data.len() as u64 != u64::from(raw_len) => {
@@ -283,9 +266,7 @@ impl<W: Write> Writer<W> {
                 ));
             }
             ChunkKind::Modelled if self.header.method == Method::Stored => {
-                return Err(Error::InvalidInput(
-                    "a stored-method frame has only stored chunks",
-                ));
+                return Err(Error::InvalidInput("a stored-method frame has only stored chunks"));
             }
             _ => {}
         }
@@ -313,9 +294,7 @@ impl<W: Write> Writer<W> {
     pub fn finish(mut self, content_xxh64: u64) -> Result<(W, u64)> {
         if let Some(expected) = self.header.content_size {
             if expected != self.content {
-                return Err(Error::InvalidInput(
-                    "content size differs from the one in the header",
-                ));
+                return Err(Error::InvalidInput("content size differs from the one in the header"));
             }
         }
         let count = self.section_sizes.len() as u64;
@@ -396,14 +375,7 @@ pub struct Reader<R: Read> {
 impl<R: Read> Reader<R> {
     /// A reader over `inner`.
     pub fn new(inner: R, limits: Limits) -> Self {
-        Reader {
-            inner,
-            limits,
-            offset: 0,
-            state: State::BetweenFrames,
-            frames: 0,
-            tail: None,
-        }
+        Reader { inner, limits, offset: 0, state: State::BetweenFrames, frames: 0, tail: None }
     }
 
     /// Bytes consumed so far.
@@ -433,9 +405,7 @@ impl<R: Read> Reader<R> {
         }
         if got < MAGIC.len() {
             return Err(if got == 0 || prelude[..got] == MAGIC[..got] {
-                Error::Truncated {
-                    offset: self.offset,
-                }
+                Error::Truncated { offset: self.offset }
             } else if frames == 0 {
                 Error::NotNzip
             } else {
@@ -450,9 +420,7 @@ impl<R: Read> Reader<R> {
             });
         }
         if got < PRELUDE_LEN {
-            return Err(Error::Truncated {
-                offset: self.offset,
-            });
+            return Err(Error::Truncated { offset: self.offset });
         }
         let (major, minor) = (prelude[7], prelude[8]);
         if major != VERSION_MAJOR {
@@ -462,10 +430,7 @@ impl<R: Read> Reader<R> {
         }
         let (tag, payload, at) = self.read_section(None)?;
         if tag != tag::HEAD {
-            return Err(Error::malformed(
-                "a frame must start with a HEAD section",
-                at,
-            ));
+            return Err(Error::malformed("a frame must start with a HEAD section", at));
         }
         let header = Header::decode(&payload, minor, at)?;
         if header.chunk_size > self.limits.max_chunk_size {
@@ -495,9 +460,7 @@ impl<R: Read> Reader<R> {
         loop {
             let (chunk_size, method) = match &self.state {
                 State::InFrame(f) => (f.header.chunk_size, f.header.method),
-                State::BetweenFrames => {
-                    return Err(Error::InvalidInput("next_chunk called between frames"))
-                }
+                State::BetweenFrames => return Err(Error::InvalidInput("next_chunk called between frames")),
             };
             let (tag, payload, at) = self.read_section(Some(chunk_size))?;
             let section_size = self.offset - at;
@@ -514,10 +477,7 @@ impl<R: Read> Reader<R> {
                     let tail = parse_tail(&payload, at, f)?;
                     if let Some(index) = &f.index {
                         if *index != f.section_sizes {
-                            return Err(Error::malformed(
-                                "seek index does not match the chunk sections",
-                                at,
-                            ));
+                            return Err(Error::malformed("seek index does not match the chunk sections", at));
                         }
                     }
                     self.tail = Some(tail);
@@ -540,15 +500,10 @@ impl<R: Read> Reader<R> {
     fn read_section(&mut self, chunk_size: Option<u32>) -> Result<([u8; 4], Vec<u8>, Offset)> {
         let at = self.offset;
         let mut tag = [0u8; 4];
-        self.inner
-            .read_exact(&mut tag)
-            .map_err(|e| Error::from_read(e, at))?;
+        self.inner.read_exact(&mut tag).map_err(|e| Error::from_read(e, at))?;
         self.offset += 4;
         if !tag.iter().all(u8::is_ascii_alphabetic) {
-            return Err(Error::malformed(
-                "section tag is not four ASCII letters",
-                at,
-            ));
+            return Err(Error::malformed("section tag is not four ASCII letters", at));
         }
         let (len, len_bytes) = varint::read(&mut self.inner, self.offset)?;
         self.offset += len_bytes.len() as u64;
@@ -559,23 +514,17 @@ impl<R: Read> Reader<R> {
                 Some(c) => u64::from(c) + CHUNK_PAYLOAD_OVERHEAD,
                 None => 0,
             },
-            t if tag::is_critical(t) => {
-                return Err(Error::Unsupported(format!(
-                    "critical section '{}' (a newer nzip may decode it)",
-                    String::from_utf8_lossy(&t)
-                )))
-            }
+            // Unknown sections, critical or not, are read (within the ancillary
+            // limit) so that their CRC is checked first: a damaged tag is damage
+            // (Checksum), not a reason to ask for a newer nzip.
             _ => u64::from(self.limits.max_ancillary_size),
         };
+        let known = matches!(tag, tag::HEAD | tag::TAIL | tag::CHNK | tag::INDX);
         if len > limit {
-            return Err(if tag::is_critical(tag) {
+            return Err(if known && tag::is_critical(tag) {
                 Error::malformed("section longer than the format allows", at)
             } else {
-                Error::LimitExceeded {
-                    what: "ancillary section size",
-                    value: len,
-                    limit,
-                }
+                Error::LimitExceeded { what: "ancillary section size", value: len, limit }
             });
         }
         // Read incrementally so that a truncated file claiming a large section
@@ -584,54 +533,41 @@ impl<R: Read> Reader<R> {
         let got = (&mut self.inner).take(len).read_to_end(&mut payload)?;
         self.offset += got as u64;
         if (got as u64) < len {
-            return Err(Error::Truncated {
-                offset: self.offset,
-            });
+            return Err(Error::Truncated { offset: self.offset });
         }
         let mut crc_bytes = [0u8; 4];
-        self.inner
-            .read_exact(&mut crc_bytes)
-            .map_err(|e| Error::from_read(e, self.offset))?;
+        self.inner.read_exact(&mut crc_bytes).map_err(|e| Error::from_read(e, self.offset))?;
         self.offset += 4;
         let mut crc = crc32fast::Hasher::new();
         crc.update(&tag);
         crc.update(&len_bytes);
         crc.update(&payload);
         if crc.finalize() != u32::from_le_bytes(crc_bytes) {
-            return Err(Error::Checksum {
-                what: "section CRC-32",
-                offset: at,
-            });
+            return Err(Error::Checksum { what: "section CRC-32", offset: at });
+        }
+        if !known && tag::is_critical(tag) {
+            return Err(Error::Unsupported(format!(
+                "critical section '{}' (a newer nzip may decode it)",
+                String::from_utf8_lossy(&tag)
+            )));
         }
         Ok((tag, payload, at))
     }
 }
 
 fn parse_chunk(payload: &[u8], at: Offset, f: &mut FrameState, method: Method) -> Result<Chunk> {
-    let mut p = Cursor {
-        buf: payload,
-        pos: 0,
-        base: at,
-    };
+    let mut p = Cursor { buf: payload, pos: 0, base: at };
     let kind = match p.u8()? {
         0 => ChunkKind::Stored,
         1 if method != Method::Stored => ChunkKind::Modelled,
-        1 => {
-            return Err(Error::malformed(
-                "modelled chunk in a stored-method frame",
-                at,
-            ))
-        }
+        1 => return Err(Error::malformed("modelled chunk in a stored-method frame", at)),
         _ => return Err(Error::malformed("reserved chunk kind", at)),
     };
     let raw_len = p.varint()?;
     let raw_crc = p.u32_le()?;
     let data = p.rest();
     if f.last_was_short {
-        return Err(Error::malformed(
-            "a chunk follows a short (final) chunk",
-            at,
-        ));
+        return Err(Error::malformed("a chunk follows a short (final) chunk", at));
     }
     let chunk_size = u64::from(f.header.chunk_size);
     if raw_len == 0 || raw_len > chunk_size {
@@ -642,28 +578,16 @@ fn parse_chunk(payload: &[u8], at: Offset, f: &mut FrameState, method: Method) -
         ChunkKind::Modelled => (data.len() as u64) < raw_len,
     };
     if !ok {
-        return Err(Error::malformed(
-            "chunk payload size inconsistent with its kind and length",
-            at,
-        ));
+        return Err(Error::malformed("chunk payload size inconsistent with its kind and length", at));
     }
     let content = f.content + raw_len;
     if let Some(declared) = f.header.content_size {
         if content > declared {
-            return Err(Error::malformed(
-                "chunks exceed the header's content size",
-                at,
-            ));
+            return Err(Error::malformed("chunks exceed the header's content size", at));
         }
     }
-    let chunk = Chunk {
-        index: f.chunks,
-        kind,
-        raw_len: raw_len as u32,
-        raw_crc,
-        data: data.to_vec(),
-        offset: at,
-    };
+    let chunk =
+        Chunk { index: f.chunks, kind, raw_len: raw_len as u32, raw_crc, data: data.to_vec(), offset: at };
     f.chunks += 1;
     f.content = content;
     f.last_was_short = raw_len < chunk_size;
@@ -671,47 +595,26 @@ fn parse_chunk(payload: &[u8], at: Offset, f: &mut FrameState, method: Method) -
 }
 
 fn parse_tail(payload: &[u8], at: Offset, f: &FrameState) -> Result<Tail> {
-    let mut p = Cursor {
-        buf: payload,
-        pos: 0,
-        base: at,
-    };
-    let tail = Tail {
-        chunk_count: p.varint()?,
-        content_size: p.varint()?,
-        content_xxh64: p.u64_le()?,
-    };
+    let mut p = Cursor { buf: payload, pos: 0, base: at };
+    let tail = Tail { chunk_count: p.varint()?, content_size: p.varint()?, content_xxh64: p.u64_le()? };
     if !p.is_empty() && f.minor == 0 {
         return Err(Error::malformed("trailing bytes in a version 1.0 TAIL", at));
     }
     if tail.chunk_count != f.chunks {
-        return Err(Error::malformed(
-            "TAIL chunk count differs from the chunks present",
-            at,
-        ));
+        return Err(Error::malformed("TAIL chunk count differs from the chunks present", at));
     }
     if tail.content_size != f.content || f.header.content_size.is_some_and(|c| c != f.content) {
-        return Err(Error::malformed(
-            "content size differs from the sum of chunk lengths",
-            at,
-        ));
+        return Err(Error::malformed("content size differs from the sum of chunk lengths", at));
     }
     Ok(tail)
 }
 
 fn parse_index(payload: &[u8], at: Offset) -> Result<Vec<u64>> {
-    let mut p = Cursor {
-        buf: payload,
-        pos: 0,
-        base: at,
-    };
+    let mut p = Cursor { buf: payload, pos: 0, base: at };
     let count = p.varint()?;
     // Each entry takes at least one byte, which bounds the allocation.
     if count > payload.len() as u64 {
-        return Err(Error::malformed(
-            "seek index count larger than its section",
-            at,
-        ));
+        return Err(Error::malformed("seek index count larger than its section", at));
     }
     let sizes = (0..count).map(|_| p.varint()).collect::<Result<Vec<_>>>()?;
     Ok(sizes)

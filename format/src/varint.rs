@@ -38,19 +38,13 @@ pub fn get(buf: &[u8], offset: Offset) -> Result<(u64, usize)> {
         value |= group << (7 * i);
         if byte & 0x80 == 0 {
             if i > 0 && byte == 0 {
-                return Err(Error::malformed(
-                    "varint is not in canonical (shortest) form",
-                    offset,
-                ));
+                return Err(Error::malformed("varint is not in canonical (shortest) form", offset));
             }
             return Ok((value, i + 1));
         }
     }
     if buf.len() < MAX_VARINT_LEN {
-        Err(Error::malformed(
-            "varint runs past the end of its field",
-            offset,
-        ))
+        Err(Error::malformed("varint runs past the end of its field", offset))
     } else {
         Err(Error::malformed("varint longer than 10 bytes", offset))
     }
@@ -62,8 +56,7 @@ pub fn read<R: std::io::Read>(r: &mut R, offset: Offset) -> Result<(u64, Vec<u8>
     let mut bytes = Vec::with_capacity(MAX_VARINT_LEN);
     loop {
         let mut b = [0u8; 1];
-        r.read_exact(&mut b)
-            .map_err(|e| Error::from_read(e, offset + bytes.len() as u64))?;
+        r.read_exact(&mut b).map_err(|e| Error::from_read(e, offset + bytes.len() as u64))?;
         bytes.push(b[0]);
         if b[0] & 0x80 == 0 || bytes.len() == MAX_VARINT_LEN {
             break;
@@ -86,10 +79,7 @@ mod tests {
             (127, &[0x7F]),
             (128, &[0x80, 0x01]),
             (300, &[0xAC, 0x02]),
-            (
-                u64::MAX,
-                &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
-            ),
+            (u64::MAX, &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]),
         ];
         for &(v, enc) in cases {
             let mut out = Vec::new();
@@ -105,11 +95,7 @@ mod tests {
         assert!(get(&[0x80, 0x00], 0).is_err());
         assert!(get(&[0x81, 0x80, 0x00], 0).is_err());
         assert!(get(&[0xFF; 11], 0).is_err());
-        assert!(get(
-            &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02],
-            0
-        )
-        .is_err());
+        assert!(get(&[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02], 0).is_err());
         assert!(get(&[0x80], 0).is_err());
         assert!(get(&[], 0).is_err());
     }

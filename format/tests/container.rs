@@ -3,8 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on failure
 
 use nzip_format::{
-    chunk_crc, content_hash, tag, ChunkKind, Coder, Error, Header, Limits, Medium, Method, Reader,
-    Writer,
+    chunk_crc, content_hash, tag, ChunkKind, Coder, Error, Header, Limits, Medium, Method, Reader, Writer,
 };
 use proptest::prelude::*;
 
@@ -23,20 +22,10 @@ fn header(method: Method, chunk_size: u32, content_size: Option<u64>) -> Header 
 
 /// A frame of stored chunks (the container does not care how data was coded).
 fn frame(content: &[u8], chunk_size: u32, with_size: bool) -> Vec<u8> {
-    let h = header(
-        Method::Stored,
-        chunk_size,
-        with_size.then_some(content.len() as u64),
-    );
+    let h = header(Method::Stored, chunk_size, with_size.then_some(content.len() as u64));
     let mut w = Writer::new(Vec::new(), h).unwrap();
     for piece in content.chunks(chunk_size as usize) {
-        w.write_chunk(
-            ChunkKind::Stored,
-            piece.len() as u32,
-            chunk_crc(piece),
-            piece,
-        )
-        .unwrap();
+        w.write_chunk(ChunkKind::Stored, piece.len() as u32, chunk_crc(piece), piece).unwrap();
     }
     w.finish(content_hash(content)).unwrap().0
 }
@@ -52,10 +41,7 @@ fn read_all(data: &[u8]) -> Result<Vec<u8>, Error> {
             out.extend_from_slice(&chunk.data);
         }
         if content_hash(&out[start..]) != r.tail().unwrap().content_xxh64 {
-            return Err(Error::Checksum {
-                what: "content XXH64",
-                offset: r.offset(),
-            });
+            return Err(Error::Checksum { what: "content XXH64", offset: r.offset() });
         }
     }
     Ok(out)
@@ -80,11 +66,7 @@ fn crc_update(mut crc: u32, data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     crc
@@ -106,10 +88,7 @@ fn smallest_file_is_44_bytes() {
 #[test]
 fn empty_stream_is_truncated_and_garbage_is_not_nzip() {
     assert!(matches!(read_all(b""), Err(Error::Truncated { .. })));
-    assert!(matches!(
-        read_all(b"\x89PNG\r\n\x1a\n0000"),
-        Err(Error::NotNzip)
-    ));
+    assert!(matches!(read_all(b"\x89PNG\r\n\x1a\n0000"), Err(Error::NotNzip)));
     assert!(matches!(read_all(b"hello"), Err(Error::NotNzip)));
 }
 
@@ -149,14 +128,7 @@ fn later_minor_version_is_read() {
 fn hand_frame(h: &Header, body: &[([u8; 4], Vec<u8>)], content: &[u8], chunks: u64) -> Vec<u8> {
     // Prelude + HEAD from a real writer; the sections and TAIL are built by hand.
     let prefix = {
-        let w = Writer::new(
-            Vec::new(),
-            Header {
-                content_size: None,
-                ..h.clone()
-            },
-        )
-        .unwrap();
+        let w = Writer::new(Vec::new(), Header { content_size: None, ..h.clone() }).unwrap();
         let n = w.bytes_written() as usize;
         let (v, _) = w.finish(0).unwrap();
         v[..n].to_vec()
@@ -184,36 +156,19 @@ fn chunk_payload(kind: u8, raw_len: u64, content: &[u8], data: &[u8]) -> Vec<u8>
 #[test]
 fn hand_built_frame_decodes() {
     let h = header(Method::Stored, 4, None);
-    let f = hand_frame(
-        &h,
-        &[(tag::CHNK, chunk_payload(0, 3, b"abc", b"abc"))],
-        b"abc",
-        1,
-    );
+    let f = hand_frame(&h, &[(tag::CHNK, chunk_payload(0, 3, b"abc", b"abc"))], b"abc", 1);
     assert_eq!(read_all(&f).unwrap(), b"abc");
 }
 
 #[test]
 fn ancillary_sections_are_skipped_and_critical_ones_unsupported() {
     let h = header(Method::Stored, 4, None);
-    let body = vec![
-        (*b"note", b"anything".to_vec()),
-        (tag::CHNK, chunk_payload(0, 3, b"abc", b"abc")),
-    ];
+    let body = vec![(*b"note", b"anything".to_vec()), (tag::CHNK, chunk_payload(0, 3, b"abc", b"abc"))];
     assert_eq!(read_all(&hand_frame(&h, &body, b"abc", 1)).unwrap(), b"abc");
-    let body = vec![
-        (*b"NOTE", b"anything".to_vec()),
-        (tag::CHNK, chunk_payload(0, 3, b"abc", b"abc")),
-    ];
-    assert!(matches!(
-        read_all(&hand_frame(&h, &body, b"abc", 1)),
-        Err(Error::Unsupported(_))
-    ));
+    let body = vec![(*b"NOTE", b"anything".to_vec()), (tag::CHNK, chunk_payload(0, 3, b"abc", b"abc"))];
+    assert!(matches!(read_all(&hand_frame(&h, &body, b"abc", 1)), Err(Error::Unsupported(_))));
     let body = vec![(*b"no1e", vec![])];
-    assert!(matches!(
-        read_all(&hand_frame(&h, &body, b"", 0)),
-        Err(Error::Malformed { .. })
-    ));
+    assert!(matches!(read_all(&hand_frame(&h, &body, b"", 0)), Err(Error::Malformed { .. })));
 }
 
 #[test]
@@ -227,83 +182,27 @@ fn chunk_rules_are_enforced() {
     // A chunk after a short chunk.
     bad(
         &stored,
-        vec![
-            (tag::CHNK, chunk_payload(0, 2, b"ab", b"ab")),
-            (tag::CHNK, chunk_payload(0, 2, b"cd", b"cd")),
-        ],
+        vec![(tag::CHNK, chunk_payload(0, 2, b"ab", b"ab")), (tag::CHNK, chunk_payload(0, 2, b"cd", b"cd"))],
         b"abcd",
         2,
     );
     // Longer than chunk_size; zero length.
-    bad(
-        &stored,
-        vec![(tag::CHNK, chunk_payload(0, 5, b"abcde", b"abcde"))],
-        b"abcde",
-        1,
-    );
-    bad(
-        &stored,
-        vec![(tag::CHNK, chunk_payload(0, 0, b"", b""))],
-        b"",
-        1,
-    );
+    bad(&stored, vec![(tag::CHNK, chunk_payload(0, 5, b"abcde", b"abcde"))], b"abcde", 1);
+    bad(&stored, vec![(tag::CHNK, chunk_payload(0, 0, b"", b""))], b"", 1);
     // Stored data of the wrong length.
-    bad(
-        &stored,
-        vec![(tag::CHNK, chunk_payload(0, 3, b"abc", b"ab"))],
-        b"abc",
-        1,
-    );
+    bad(&stored, vec![(tag::CHNK, chunk_payload(0, 3, b"abc", b"ab"))], b"abc", 1);
     // A modelled chunk in a stored frame; a reserved kind.
-    bad(
-        &stored,
-        vec![(tag::CHNK, chunk_payload(1, 3, b"abc", b"x"))],
-        b"abc",
-        1,
-    );
-    bad(
-        &cm,
-        vec![(tag::CHNK, chunk_payload(2, 3, b"abc", b"abc"))],
-        b"abc",
-        1,
-    );
+    bad(&stored, vec![(tag::CHNK, chunk_payload(1, 3, b"abc", b"x"))], b"abc", 1);
+    bad(&cm, vec![(tag::CHNK, chunk_payload(2, 3, b"abc", b"abc"))], b"abc", 1);
     // A modelled chunk not smaller than its content.
-    bad(
-        &cm,
-        vec![(tag::CHNK, chunk_payload(1, 3, b"abc", b"abc"))],
-        b"abc",
-        1,
-    );
+    bad(&cm, vec![(tag::CHNK, chunk_payload(1, 3, b"abc", b"abc"))], b"abc", 1);
     // Tail count or size that disagree with the chunks.
-    bad(
-        &stored,
-        vec![(tag::CHNK, chunk_payload(0, 3, b"abc", b"abc"))],
-        b"abc",
-        2,
-    );
-    bad(
-        &stored,
-        vec![(tag::CHNK, chunk_payload(0, 3, b"abc", b"abc"))],
-        b"ab",
-        1,
-    );
+    bad(&stored, vec![(tag::CHNK, chunk_payload(0, 3, b"abc", b"abc"))], b"abc", 2);
+    bad(&stored, vec![(tag::CHNK, chunk_payload(0, 3, b"abc", b"abc"))], b"ab", 1);
     // A second HEAD.
-    bad(
-        &stored,
-        vec![(tag::HEAD, vec![0, 0, 0, 0, 0, 16, 4])],
-        b"",
-        0,
-    );
+    bad(&stored, vec![(tag::HEAD, vec![0, 0, 0, 0, 0, 16, 4])], b"", 0);
     // A wrong seek index.
-    bad(
-        &stored,
-        vec![
-            (tag::CHNK, chunk_payload(0, 3, b"abc", b"abc")),
-            (tag::INDX, vec![1, 5]),
-        ],
-        b"abc",
-        1,
-    );
+    bad(&stored, vec![(tag::CHNK, chunk_payload(0, 3, b"abc", b"abc")), (tag::INDX, vec![1, 5])], b"abc", 1);
 }
 
 #[test]
@@ -319,12 +218,9 @@ fn header_reserved_bits_and_values() {
     let base = frame(b"", 4, false);
     // flags is the first HEAD payload byte: offset 9 + 4 (tag) + 1 (length).
     let flags_at = 14;
-    for (at, value, expect_unsupported) in [
-        (flags_at, 0x80u8, false),
-        (flags_at + 1, 9, true),
-        (flags_at + 2, 9, true),
-        (flags_at + 4, 9, true),
-    ] {
+    for (at, value, expect_unsupported) in
+        [(flags_at, 0x80u8, false), (flags_at + 1, 9, true), (flags_at + 2, 9, true), (flags_at + 4, 9, true)]
+    {
         let mut payload = base[flags_at..flags_at + base[13] as usize].to_vec();
         payload[at - flags_at] = value;
         let mut f = base[..9].to_vec();
@@ -334,10 +230,7 @@ fn header_reserved_bits_and_values() {
         if expect_unsupported {
             assert!(matches!(r, Err(Error::Unsupported(_))), "byte {at}: {r:?}");
         } else {
-            assert!(
-                matches!(r, Err(Error::Malformed { .. })),
-                "byte {at}: {r:?}"
-            );
+            assert!(matches!(r, Err(Error::Malformed { .. })), "byte {at}: {r:?}");
         }
     }
 }
@@ -345,10 +238,7 @@ fn header_reserved_bits_and_values() {
 #[test]
 fn limits_are_checked_before_allocating() {
     let f = frame(b"abcdef", 4, true);
-    let tight = Limits {
-        max_chunk_size: 2,
-        ..Limits::default()
-    };
+    let tight = Limits { max_chunk_size: 2, ..Limits::default() };
     let mut r = Reader::new(&f[..], tight);
     assert!(matches!(r.next_frame(), Err(Error::LimitExceeded { .. })));
     // A section that claims 1 GiB but is truncated fails without allocating it.
@@ -356,10 +246,7 @@ fn limits_are_checked_before_allocating() {
     let mut s = Writer::new(Vec::new(), h).unwrap().finish(0).unwrap().0;
     s.truncate(s.len() - 19); // drop the TAIL (19 bytes for an empty frame)
     s.extend_from_slice(b"CHNK\x80\x80\x80\x80\x04");
-    let big = Limits {
-        max_chunk_size: 1 << 30,
-        ..Limits::default()
-    };
+    let big = Limits { max_chunk_size: 1 << 30, ..Limits::default() };
     let mut r = Reader::new(&s[..], big);
     r.next_frame().unwrap();
     assert!(matches!(r.next_chunk(), Err(Error::Truncated { .. })));
@@ -370,14 +257,10 @@ fn writer_refuses_frames_the_reader_would_reject() {
     let mut w = Writer::new(Vec::new(), header(Method::Stored, 4, Some(5))).unwrap();
     assert!(w.write_chunk(ChunkKind::Stored, 5, 0, b"abcde").is_err());
     assert!(w.write_chunk(ChunkKind::Modelled, 4, 0, b"ab").is_err());
-    w.write_chunk(ChunkKind::Stored, 2, chunk_crc(b"ab"), b"ab")
-        .unwrap();
+    w.write_chunk(ChunkKind::Stored, 2, chunk_crc(b"ab"), b"ab").unwrap();
     assert!(w.write_chunk(ChunkKind::Stored, 2, 0, b"cd").is_err());
     assert!(w.finish(0).is_err(), "content size differs from the header");
-    let bad = Header {
-        chunk_size: 0,
-        ..header(Method::Stored, 4, None)
-    };
+    let bad = Header { chunk_size: 0, ..header(Method::Stored, 4, None) };
     assert!(Writer::new(Vec::new(), bad).is_err());
 }
 
@@ -389,10 +272,7 @@ fn every_truncation_is_an_error() {
     for n in 0..f.len() {
         let r = read_all(&f[..n]);
         assert!(r.is_err(), "truncation at {n} decoded");
-        assert!(
-            r.unwrap_err().is_corrupt(),
-            "truncation at {n} gave a non-corruption error"
-        );
+        assert!(r.unwrap_err().is_corrupt(), "truncation at {n} gave a non-corruption error");
     }
 }
 
@@ -435,4 +315,15 @@ proptest! {
         with_magic.extend_from_slice(&data);
         let _ = read_all(&with_magic);
     }
+}
+
+/// A bit flip in a section tag can turn it into an unknown critical tag; that is
+/// damage (Checksum), not a newer format (Unsupported).
+#[test]
+fn damaged_tag_is_a_checksum_error_not_unsupported() {
+    let f = frame(b"abcdef", 4, true);
+    let chnk = f.windows(4).position(|w| w == b"CHNK").unwrap();
+    let mut g = f.clone();
+    g[chnk + 3] ^= 0x02; // "CHNK" -> "CHNI"
+    assert!(matches!(read_all(&g), Err(Error::Checksum { .. })), "{:?}", read_all(&g));
 }
