@@ -97,7 +97,7 @@ impl fmt::Display for Error {
             Error::Unsupported(what) => write!(f, "unsupported .nz feature: {what}"),
             Error::LimitExceeded { what, value, limit } => write!(
                 f,
-                "{what} is {value}, above this decoder's limit of {limit} (raise the limit if the file is trusted)"
+                "{what} is {value}, above this decoder's limit of {limit} (set by the caller's Limits)"
             ),
             Error::InvalidInput(what) => write!(f, "invalid input to the .nz writer: {what}"),
         }
