@@ -90,24 +90,19 @@ pub fn text_like(n: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-/// A text sample: the text files of `corpus/samples/` when there are any
-/// (at most 256 KiB of them), else generated text.
+/// A text sample: the text files under `corpus/samples/text/` when there
+/// are any (sorted by path, at most 256 KiB), else generated text.
 pub fn text_sample() -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/samples");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus/samples/text");
+    let mut paths = Vec::new();
+    walk(&root, &mut paths);
+    paths.sort();
     let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        paths.sort();
-        for p in paths {
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if !["txt", "md", "csv", "json", "log", "rs", "c", "py", "html", "xml"].contains(&ext) {
-                continue;
-            }
+    for p in paths {
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if ["txt", "md", "csv", "json", "log", "rs", "c", "h", "py", "html", "xml"].contains(&ext) {
             if let Ok(data) = std::fs::read(&p) {
                 out.extend_from_slice(&data);
-            }
-            if out.len() >= 256 << 10 {
-                break;
             }
         }
     }
@@ -116,6 +111,18 @@ pub fn text_sample() -> Vec<u8> {
     }
     out.truncate(256 << 10);
     out
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
 }
 
 /// Mixed content: text-like and random parts, `n` bytes.
