@@ -469,7 +469,8 @@ def music(cache: Cache, w: Writer) -> None:
     moh = cache.deb("asterisk-moh-opsound-wav")
     for name in MOH_TRACKS:
         rel = f"usr/share/asterisk/moh/{name}"
-        emit_wav(w, moh, rel, f"{out}moh_{name}", "CC-BY-SA-3.0", "music on hold, 8 kHz telephone band; the original release format is unknown (may be lossy-origin)")
+        emit_wav(w, moh, rel, f"{out}moh_{name}", "CC-BY-SA-3.0",
+                 "music on hold, 8 kHz telephone band; release format unknown (may be lossy-origin)")
     ga = cache.deb("gnome-audio")
     for rel in ga.glob("usr/share/sounds/**/*.wav"):
         emit_wav(w, ga, rel, f"{out}gnome_{Path(rel).name}", "CC-BY-SA-2.0", "desktop sound")

@@ -24,7 +24,7 @@ for target in $targets; do
     mkdir -p "fuzz/corpus/$target"
     echo "== $target: ${seconds}s, sanitizer $sanitizer"
     # -timeout: one input may take at most 20 s; -rss_limit_mb: the cm model of
-    # level 9 allocates ~230 MiB per chunk, so leave room above libFuzzer's 2 GiB.
+    # level 9 allocates ~212 MiB per chunk, so leave room above libFuzzer's 2 GiB.
     cargo fuzz run --fuzz-dir fuzz "$target" --sanitizer "$sanitizer" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
         -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1
 done

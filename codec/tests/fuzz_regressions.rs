@@ -14,7 +14,10 @@ use nzip_codec::format::{self, varint};
 use nzip_codec::{fuzzing, CoderKind, CompressOptions};
 use std::path::{Path, PathBuf};
 
-const TARGETS: [(&str, fn(&[u8])); 3] = [
+/// A fuzz target's name and its function.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 3] = [
     ("container_parse", fuzzing::container_parse),
     ("decode", fuzzing::decode),
     ("roundtrip", fuzzing::roundtrip),

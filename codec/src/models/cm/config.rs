@@ -34,9 +34,10 @@ pub struct Config {
     /// Number of APM stages: 0, 1 (by partial byte) or 2 (also by previous
     /// byte and partial byte).
     pub apms: u8,
-    /// Whether the mixer has a second weight selector (match state × order
-    /// hits) and a final layer.
-    pub two_layer: bool,
+    /// Number of weight selectors of the mixer's first layer: 1 (by partial
+    /// byte), 2 (also by match state × context hits) or 3 (also by previous
+    /// byte); with more than one, a final layer mixes their outputs.
+    pub selectors: u8,
     /// Count limit of the bit-history state maps.
     pub sm_limit: u32,
     /// Mixer learning rate.
@@ -50,7 +51,18 @@ const L2: &[Ctx] = &[Order(2), Order(3), Order(4)];
 const L3: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6)];
 const L4: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6), Word];
 const L7: &[Ctx] = &[Order(2), Order(3), Order(4), Order(5), Order(6), Word, WordPair];
-const L9: &[Ctx] = &[Order(2), Order(3), Order(4), Order(5), Order(6), Order(8), Word, WordPair, Sparse(0b110), Sparse(0b1010)];
+const L9: &[Ctx] = &[
+    Order(2),
+    Order(3),
+    Order(4),
+    Order(5),
+    Order(6),
+    Order(8),
+    Word,
+    WordPair,
+    Sparse(0b110),
+    Sparse(0b1010),
+];
 
 /// The configuration of `level` (clamped to 1..=9).
 pub fn config(level: u8) -> Config {
@@ -62,7 +74,7 @@ pub fn config(level: u8) -> Config {
         match_buf_bits: 24,
         match_table_bits: 20,
         apms: 2,
-        two_layer: false,
+        selectors: 1,
         sm_limit: 1023,
         lr: 7,
     };
@@ -73,8 +85,15 @@ pub fn config(level: u8) -> Config {
         4 => Config { table_bits: 24, match_buf_bits: 23, match_table_bits: 19, apms: 1, ..base },
         5 => Config { table_bits: 24, ..base },
         6 => base,
-        7 => Config { table_bits: 26, match_buf_bits: 25, match_table_bits: 21, two_layer: true, ..base },
-        8 => Config { hashed: L7, table_bits: 26, match_buf_bits: 25, match_table_bits: 21, two_layer: true, ..base },
-        _ => Config { hashed: L9, table_bits: 27, match_buf_bits: 26, match_table_bits: 22, two_layer: true, ..base },
+        7 => Config { table_bits: 26, match_table_bits: 21, selectors: 2, ..base },
+        8 => Config { hashed: L7, table_bits: 26, match_table_bits: 21, selectors: 2, ..base },
+        _ => Config {
+            hashed: L9,
+            table_bits: 27,
+            match_buf_bits: 25,
+            match_table_bits: 22,
+            selectors: 2,
+            ..base
+        },
     }
 }

@@ -51,16 +51,6 @@ impl HashTable {
         prefix + (1usize << bits.clamp(10, 30))
     }
 
-    /// Read the first byte of the bucket group of hash `h` and return it.
-    ///
-    /// This is only a hint to the memory system: callers touch the buckets
-    /// of all contexts first, so that their cache misses overlap, and then
-    /// [`HashTable::find`] them. The value returned carries no meaning.
-    #[inline]
-    pub fn touch(&self, h: u64) -> u8 {
-        self.t[self.prefix + (h >> self.shift) as usize * BUCKET]
-    }
-
     /// Find (or make) the bucket for hash `h`; returns the index of its byte 0,
     /// so that the state of nibble node `j` (1..=15) is at `index + j`
     /// (always below the table's length).

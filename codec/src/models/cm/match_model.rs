@@ -16,9 +16,9 @@ const LEN_LIMIT: u32 = 65535;
 fn len_bucket(len: u32) -> usize {
     match len {
         0..=15 => len as usize,
-        16..=31 => 12 + (len as usize) / 4,     // 16..=19
-        32..=63 => 16 + (len as usize) / 8,     // 20..=23
-        64..=511 => 24 + (len as usize) / 128,  // 24..=27
+        16..=31 => 12 + (len as usize) / 4,       // 16..=19
+        32..=63 => 16 + (len as usize) / 8,       // 20..=23
+        64..=511 => 24 + (len as usize) / 128,    // 24..=27
         _ => 28 + ((len as usize) / 2048).min(3), // 28..=31
     }
 }
@@ -131,13 +131,6 @@ impl MatchModel {
     #[inline]
     fn slot(&self, c: u8) -> usize {
         (mix(self.prefix, u64::from(c)) >> self.table_shift) as usize
-    }
-
-    /// Read the index slot that byte `c` would use next (a cache hint, see
-    /// `HashTable::touch`; the value carries no meaning).
-    #[inline]
-    pub fn touch(&self, c: u8) -> u32 {
-        self.table[self.slot(c)]
     }
 
     /// Append the completed byte `c` and look for a new match if needed.

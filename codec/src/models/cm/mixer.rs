@@ -15,6 +15,12 @@ use super::tables::squash;
 /// Largest magnitude of an input or output logit.
 const X_LIMIT: i32 = 2047;
 
+/// The first layer's learning rate starts at `LR_START` and falls by one every
+/// `2^LR_STEP_SHIFT` updates until it reaches the mixer's base rate: fast
+/// learning while the model is new, steadier weights later.
+const LR_START: i32 = 31;
+const LR_STEP_SHIFT: u32 = 14;
+
 /// Most inputs a mixer can take.
 pub const MAX_INPUTS: usize = 32;
 
@@ -90,8 +96,11 @@ pub struct Mixer {
     /// Logits of the first layer (inputs of the final layer).
     h: Vec<i32>,
     fin: Option<Layer>,
+    /// Base learning rate of the first layer.
     lr: i32,
     lr_final: i32,
+    /// Number of updates so far (saturating).
+    t: u32,
 }
 
 impl Mixer {
@@ -106,9 +115,18 @@ impl Mixer {
         let n = n.clamp(1, MAX_INPUTS);
         let k = sets.len().max(1);
         let init = 65536 * 3 / 10;
-        let layer1: Vec<Layer> = (0..k).map(|j| Layer::new(n, sets.get(j).copied().unwrap_or(1), init)).collect();
+        let layer1: Vec<Layer> =
+            (0..k).map(|j| Layer::new(n, sets.get(j).copied().unwrap_or(1), init)).collect();
         let fin = (k > 1).then(|| Layer::new(k, final_sets, 65536 / k as i32));
-        Mixer { x: vec![0; n], layer1, h: vec![0; k], fin, lr: lr.clamp(1, 31), lr_final: lr_final.clamp(1, 31) }
+        Mixer {
+            x: vec![0; n],
+            layer1,
+            h: vec![0; k],
+            fin,
+            lr: lr.clamp(1, 31),
+            lr_final: lr_final.clamp(1, 31),
+            t: 0,
+        }
     }
 
     /// Bytes of memory used by the weights of such a mixer.
@@ -158,8 +176,11 @@ impl Mixer {
     /// Train on bit `y`, the outcome of the last [`Mixer::mix`].
     #[inline]
     pub fn update(&mut self, y: u32) {
+        // t < 2^32, so t >> 14 < 2^18 fits i32; lr stays in lr..=31.
+        self.t = self.t.saturating_add(1);
+        let lr = (LR_START - (self.t >> LR_STEP_SHIFT) as i32).max(self.lr);
         for l in &mut self.layer1 {
-            l.train(&self.x, y, self.lr);
+            l.train(&self.x, y, lr);
         }
         if let Some(f) = self.fin.as_mut() {
             f.train(&self.h, y, self.lr_final);

@@ -2,51 +2,80 @@
 //!
 //! The adaptive byte model that every file can use: a bitwise context-mixing
 //! model in the PAQ lineage, closest to Matt Mahoney's **lpaq1** (2007), with
-//! ideas from paq8 and zpaq (ICM/ISSE/MIX/APM). Nothing is learned offline: the
-//! model starts from one fixed state for every chunk and learns as it codes.
+//! ideas from paq8 and zpaq (bit-history states, indirect maps, mixer
+//! selection, APM/SSE). Nothing is learned offline: each call starts from one
+//! fixed state and the model learns as it codes.
 //!
 //! Each byte is coded as 8 binary decisions, most significant bit first. For
 //! every bit:
-//! 1. **Contexts.** Order 0 and order 1 index small direct tables; orders 2..=8,
-//!    word and sparse contexts (which depend on the level) are hashed once per
-//!    byte and looked up twice per byte in a table of 16-byte nibble buckets.
+//! 1. **Contexts.** Order 1 (and, from level 3, order 0) index direct tables;
+//!    orders 2..=8, word and sparse contexts (by level) are hashed once per
+//!    byte and looked up twice per byte in a table of 16-byte nibble buckets
+//!    ([`hash::HashTable`]).
 //! 2. **Bit histories.** Each context slot holds a one-byte bit-history state
-//!    (discounted counts of 0s and 1s, and the last bit of short mixed
-//!    histories); a [`adaptive::StateMap`] per context turns a state into a
-//!    probability, learning from the bits that follow that state.
-//! 3. **Match model.** At levels >= 2, the longest recent repeat of the last
-//!    few bytes predicts the next byte; its inputs grow with the match length.
+//!    (discounted counts of 0s and 1s, plus the last bit of short mixed
+//!    histories; [`tables::NEXT`]); a [`adaptive::HistoryMap`] per context
+//!    turns a state into a probability, learning from the bits that follow it.
+//! 3. **Match model.** From level 3, the most recent repeat of the last 7
+//!    bytes predicts the next byte ([`match_model::MatchModel`]).
 //! 4. **Mixer.** The stretched probabilities are combined by a gated linear
-//!    network in the logit domain whose weights are selected by the partial
-//!    byte (and, at levels 8 and 9, by the match state and the number of known
-//!    contexts in a second selector, joined by a final mixer).
-//! 5. **APM/SSE.** One or two adaptive probability maps refine the mixer's
-//!    output given the partial byte and an order-2 hash; their outputs are
-//!    averaged with the mixer's.
+//!    network in the logit domain whose weight set is chosen by the partial
+//!    byte; levels 7..=9 add a second weight selector (match state × known
+//!    contexts) and a final mixer ([`mixer::Mixer`]).
+//! 5. **APM/SSE.** From level 2, one or two adaptive probability maps refine
+//!    the mixer's output given the partial byte and the previous byte
+//!    ([`adaptive::Apm`]); their outputs are averaged with the mixer's.
 //!
 //! ## Integer rules
 //!
 //! The probability path is integer only: probabilities are integers in
-//! 1/65536 (or 1/2^22 inside state maps), logits are integers in 1/256 nat,
+//! 1/65536 (1/2^22 inside state maps), logits are integers in 1/256 nat,
 //! `squash` and `stretch` are tables computed at compile time by integer
-//! `const fn`s ([`tables`]), mixer weights are 16.16 fixed point, and every
-//! rate is a shift or an integer reciprocal. Hashing is wrapping 64-bit integer
+//! `const fn`s ([`tables`]), mixer weights are 16.16 fixed point, every rate is
+//! a shift or an integer reciprocal, and hashing is wrapping 64-bit integer
 //! arithmetic. Table sizes depend only on the level. Hence the coded bits are
 //! the same on every machine and for any thread count. `MODEL.md` in this
 //! folder defines the model exactly; any change to the output for a given
 //! level needs a new method id.
 //!
-//! ## Extending
-//!
-//! Later models (a neural LM with context-mixing side models) reuse the
-//! pieces: [`adaptive::StateMap`], [`adaptive::Apm`], [`mixer::Mixer`],
-//! [`hash::HashTable`] and [`match_model::MatchModel`] are independent, and
-//! [`Model`] shows how they are wired.
-//!
 //! ## Levels
 //!
-//! Levels outside [`MIN_LEVEL`]..=[`MAX_LEVEL`] are **clamped** into that range
-//! (the pipeline validates levels before they get here).
+//! Level 1 is the fastest (3 contexts, no match model, no APM), 6 the default
+//! (7 contexts, match model, 2 APMs, about 56 MiB), 9 the strongest (12
+//! contexts, two-layer mixer, about 180 MiB); see [`config::config`] and
+//! [`memory_bytes`]. Levels outside [`MIN_LEVEL`]..=[`MAX_LEVEL`] are
+//! **clamped** into that range (the pipeline validates levels before they get
+//! here).
+//!
+//! ## Extending
+//!
+//! Later models (a neural LM with context-mixing side models) can reuse the
+//! pieces, which are independent: [`adaptive::StateMap`] /
+//! [`adaptive::HistoryMap`] (context → adaptive probability),
+//! [`adaptive::Apm`] (SSE), [`mixer::Mixer`] (any number of logit inputs up to
+//! [`mixer::MAX_INPUTS`], several weight selectors, a final layer),
+//! [`hash::HashTable`] and [`match_model::MatchModel`]; [`Model`] shows how
+//! they are wired: inputs are written into [`mixer::Mixer::inputs_mut`], so an
+//! extra predictor only adds inputs.
+//!
+//! ```
+//! use nzip_codec::entropy::{RangeBitDecoder, RangeBitEncoder};
+//! use nzip_codec::models::cm;
+//!
+//! let text = b"to be or not to be, that is the question; to be or not to be".repeat(4);
+//! let mut enc = RangeBitEncoder::new();
+//! cm::encode(&text, 6, &mut enc);
+//! let bytes = enc.finish();
+//! assert!(bytes.len() < text.len() / 3);
+//!
+//! let mut dec = RangeBitDecoder::new(&bytes)?;
+//! let mut out = Vec::new();
+//! cm::decode(text.len(), 6, &mut dec, &mut out)?;
+//! assert_eq!(out, text);
+//! # Ok::<(), nzip_codec::entropy::EntropyError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod adaptive;
 pub mod config;
@@ -87,8 +116,15 @@ pub fn encode<E: BitEncode>(data: &[u8], level: u8, enc: &mut E) {
 ///
 /// Never panics, whatever bits `dec` returns: every bit string is a valid
 /// input to the model. Errors of `dec` are passed on; `out` then holds the
-/// bytes decoded before the error.
-pub fn decode<D: BitDecode>(len: usize, level: u8, dec: &mut D, out: &mut Vec<u8>) -> Result<(), EntropyError> {
+/// bytes decoded before the error. The work is proportional to `len`, which
+/// the caller must bound (the pipeline checks it against the chunk size before
+/// calling); at most 16 MiB of `out` is reserved ahead of the decoded bytes.
+pub fn decode<D: BitDecode>(
+    len: usize,
+    level: u8,
+    dec: &mut D,
+    out: &mut Vec<u8>,
+) -> Result<(), EntropyError> {
     let mut m = Model::new(level);
     // Reserve at most 16 MiB up front, so that a hostile length cannot make us
     // allocate more than the data we actually decode.

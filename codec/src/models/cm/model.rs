@@ -56,7 +56,9 @@ impl Kind {
                 let n = u32::from(n.clamp(1, 8));
                 Kind::Bytes(if n == 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 })
             }
-            Ctx::Sparse(m) => Kind::Bytes((0..8).filter(|k| m & (1 << k) != 0).map(|k| 0xffu64 << (8 * k)).sum()),
+            Ctx::Sparse(m) => {
+                Kind::Bytes((0..8).filter(|k| m & (1 << k) != 0).map(|k| 0xffu64 << (8 * k)).sum())
+            }
             Ctx::Word => Kind::Word,
             Ctx::WordPair => Kind::WordPair,
         }
@@ -100,8 +102,8 @@ pub struct Model {
     ctx_hash: [u64; MAX_HASHED],
     /// Bucket index of each hashed context for the current nibble.
     bucket: [usize; MAX_HASHED],
-    /// Index of the state used by each context for the current bit (direct
-    /// contexts index `direct`, hashed ones `table`).
+    /// Index in `table` of the state used by each context for the current
+    /// bit: the direct contexts first, then the hashed ones.
     idx: [usize; MAX_CTX],
     /// The states read for the current bit.
     st: [u8; MAX_CTX],
@@ -120,8 +122,6 @@ pub struct Model {
     /// Node of the current nibble's tree (1..=15).
     node: usize,
     bs: ByteState,
-    /// Sink of the cache hints (`touch`), so that they are not optimised away.
-    touched: u32,
 }
 
 impl Model {
@@ -158,7 +158,6 @@ impl Model {
             bitpos: 0,
             node: 1,
             bs: ByteState::default(),
-            touched: 0,
         };
         m.byte_contexts();
         m
@@ -167,7 +166,8 @@ impl Model {
     /// Approximate memory in bytes of a model of `level`.
     pub fn memory(level: u8) -> usize {
         let cfg = config(level);
-        let mm = if cfg.match_min > 0 { MatchModel::memory(cfg.match_buf_bits, cfg.match_table_bits) } else { 0 };
+        let mm =
+            if cfg.match_min > 0 { MatchModel::memory(cfg.match_buf_bits, cfg.match_table_bits) } else { 0 };
         let apm = match cfg.apms {
             0 => 0,
             1 => 256 * 33 * 2,
@@ -197,15 +197,8 @@ impl Model {
 
     /// Look up every hashed context's bucket for the nibble that starts now.
     fn nibble_buckets(&mut self) {
-        let mut h = [0u64; MAX_HASHED];
-        let mut touched = 0u8;
         for i in 0..self.nh {
-            h[i] = mix(self.ctx_hash[i], u64::from(self.c0));
-            touched |= self.table.touch(h[i]);
-        }
-        self.touched = self.touched.wrapping_add(u32::from(touched));
-        for i in 0..self.nh {
-            self.bucket[i] = self.table.find(h[i]);
+            self.bucket[i] = self.table.find(mix(self.ctx_hash[i], u64::from(self.c0)));
         }
         self.node = 1;
     }
@@ -247,7 +240,9 @@ impl Model {
         // n + 1 == the mixer's input count (see Model::new).
         x[n] = 256;
         self.mixer.select(0, c0);
-        self.mixer.select(1, (mstate.min(31) >> 1) * 32 + (hits.min(15) << 1) + usize::from(self.bitpos == 0));
+        self.mixer
+            .select(1, (mstate.min(31) >> 1) * 32 + (hits.min(15) << 1) + usize::from(self.bitpos == 0));
+        self.mixer.select(2, c1);
         let logit = self.mixer.mix();
         let p0 = squash(logit);
         // All terms are below 2^16, so the weighted sums fit easily.
@@ -307,12 +302,12 @@ impl Model {
     }
 }
 
-/// The weight sets of the mixer's selectors at a configuration: the partial
-/// byte, and at two-layer levels also the match state × context hits.
+/// The weight sets of the mixer's selectors at a configuration (see
+/// `Config::selectors`).
 fn mixer_sets(cfg: &Config) -> &'static [usize] {
-    if cfg.two_layer {
-        &[256, 512]
-    } else {
-        &[256]
+    match cfg.selectors {
+        0 | 1 => &[256],
+        2 => &[256, 512],
+        _ => &[256, 512, 256],
     }
 }
