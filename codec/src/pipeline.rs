@@ -216,7 +216,8 @@ fn decode_chunk(chunk: Chunk, header: &Header) -> Result<Vec<u8>> {
         ChunkKind::Modelled => {
             let len = chunk.raw_len as usize;
             let mut out = Vec::with_capacity(len);
-            let undecodable = |_| format::Error::Malformed { what: "modelled chunk does not decode", offset: chunk.offset };
+            let undecodable =
+                |_| format::Error::Malformed { what: "modelled chunk does not decode", offset: chunk.offset };
             match header.coder {
                 Coder::Ans => {
                     let mut dec = AnsBitDecoder::new(&chunk.data).map_err(undecodable)?;

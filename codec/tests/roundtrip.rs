@@ -68,8 +68,7 @@ fn random_data_expands_by_at_most_the_documented_constant() {
         let data = noise(n, 99);
         let packed = round_trip(&data, &opts(6, CoderKind::Range, 2, chunk));
         let chunks = n.div_ceil(chunk.unwrap_or(4 << 20) as usize) as u64;
-        let bound =
-            n as u64 + format::FRAME_OVERHEAD_FIXED + format::FRAME_OVERHEAD_PER_CHUNK * chunks;
+        let bound = n as u64 + format::FRAME_OVERHEAD_FIXED + format::FRAME_OVERHEAD_PER_CHUNK * chunks;
         assert!(packed.len() as u64 <= bound, "{n} bytes -> {} (bound {bound})", packed.len());
     }
 }
@@ -78,8 +77,14 @@ fn random_data_expands_by_at_most_the_documented_constant() {
 fn streams_without_a_known_size_and_rejects_a_wrong_one() {
     let data = text_sample();
     let mut packed = Vec::new();
-    nzip_codec::compress(&data[..], &mut packed, None, &opts(3, CoderKind::Range, 1, Some(3000)), &mut |_| {})
-        .unwrap();
+    nzip_codec::compress(
+        &data[..],
+        &mut packed,
+        None,
+        &opts(3, CoderKind::Range, 1, Some(3000)),
+        &mut |_| {},
+    )
+    .unwrap();
     let back = nzip_codec::decompress_to_vec(&packed, &DecompressOptions::default()).unwrap();
     assert_eq!(back, data);
     let listed = nzip_codec::list(&packed[..], &DecompressOptions::default()).unwrap();
@@ -100,8 +105,11 @@ fn streams_without_a_known_size_and_rejects_a_wrong_one() {
 
 #[test]
 fn bad_options_are_invalid_arguments() {
-    for o in [opts(0, CoderKind::Range, 1, None), opts(10, CoderKind::Range, 1, None), opts(5, CoderKind::Range, 1, Some(0))]
-    {
+    for o in [
+        opts(0, CoderKind::Range, 1, None),
+        opts(10, CoderKind::Range, 1, None),
+        opts(5, CoderKind::Range, 1, Some(0)),
+    ] {
         assert!(matches!(nzip_codec::compress_to_vec(b"abc", &o), Err(Error::InvalidArgument(_))));
     }
 }

@@ -189,10 +189,7 @@ fn build_all() -> Vec<Vector> {
     head.extend_from_slice(b"future field");
     let mut tail = tail_payload(1, &abc);
     tail.extend_from_slice(b"future");
-    let minor1 = raw_frame(
-        1,
-        &[(tag::HEAD, head), (tag::CHNK, stored_chunk(&abc)), (tag::TAIL, tail)],
-    );
+    let minor1 = raw_frame(1, &[(tag::HEAD, head), (tag::CHNK, stored_chunk(&abc)), (tag::TAIL, tail)]);
     valid("minor-1-trailing-fields", minor1.clone(), &abc, "-");
 
     let mut bad = |name: &str, bytes: Vec<u8>, kind: &'static str| {
@@ -298,13 +295,9 @@ fn build_all() -> Vec<Vector> {
 
 fn manifest_line(v: &Vector) -> String {
     match &v.expect {
-        Expect::Ok(c) => format!(
-            "{}\tok\t{}\t{:016x}\t{}",
-            v.name,
-            c.len(),
-            format::content_hash(c),
-            v.made_from
-        ),
+        Expect::Ok(c) => {
+            format!("{}\tok\t{}\t{:016x}\t{}", v.name, c.len(), format::content_hash(c), v.made_from)
+        }
         Expect::Err(kind) => format!("{}\terror\t{kind}\t-\t-", v.name),
     }
 }
