@@ -27,6 +27,7 @@ def panel(ax, category: str, rows: dict) -> None:
         ax.annotate(name, (t["decode_MBps"], t["bits_per_unit"]), fontsize=7,
                     xytext=(4, 3), textcoords="offset points")
     ax.set_xscale("log")
+    ax.margins(x=0.35, y=0.12)  # room for the labels
     ax.set_title(category, fontsize=10)
     ax.set_xlabel("decode MB/s (raw)", fontsize=8)
     ax.set_ylabel(f"bits per {UNIT[category.split('/')[0]]}", fontsize=8)

@@ -121,8 +121,42 @@ fn check_codec_error(e: &Error, len: usize) {
     }
 }
 
+/// A copy of `data` in which the CRC of every section that is structurally
+/// intact (a prelude, then tag, length and payload within the input) is
+/// recomputed, from the start until the structure breaks.
+///
+/// Random mutations almost never keep a section CRC valid, so without this
+/// the fuzzer would rarely get past the CRC checks to the header fields, the
+/// chunk rules and the model decoders. [`container_parse`] and [`decode`] run
+/// their checks on both the input and its repaired copy.
+pub fn repair_section_crcs(data: &[u8]) -> Vec<u8> {
+    let mut out = data.to_vec();
+    let mut p = 0;
+    'frames: while out.get(p..p + format::MAGIC.len()) == Some(&format::MAGIC[..]) {
+        p += format::PRELUDE_LEN;
+        loop {
+            let Some(tag) = out.get(p..p + 4) else { break 'frames };
+            let is_tail = tag == format::tag::TAIL;
+            let Ok((len, n)) = format::varint::get(out.get(p + 4..).unwrap_or(&[]), 0) else { break 'frames };
+            let end = usize::try_from(len).ok().and_then(|len| (p + 4 + n).checked_add(len));
+            let Some(end) = end.filter(|&e| e.checked_add(4).is_some_and(|e4| e4 <= out.len())) else {
+                break 'frames;
+            };
+            let crc = crc32fast::hash(&out[p..end]);
+            out[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+            p = end + 4;
+            if is_tail {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Fuzz target `container_parse`: walk every frame and section of `data`
 /// with [`nzip_format::Reader`] under small limits.
+///
+/// Runs on `data` and on [`repair_section_crcs`]`(data)`.
 ///
 /// Properties: no panic; a stream that ends cleanly is consumed whole; what
 /// the reader accepts (header, chunks, tail) obeys the rules it claims to
@@ -130,6 +164,14 @@ fn check_codec_error(e: &Error, len: usize) {
 /// written again with [`nzip_format::Writer`] is accepted by the writer and
 /// reads back identically (the writer and reader agree on the format).
 pub fn container_parse(data: &[u8]) {
+    container_parse_checks(data);
+    let repaired = repair_section_crcs(data);
+    if repaired != data {
+        container_parse_checks(&repaired);
+    }
+}
+
+fn container_parse_checks(data: &[u8]) {
     let (frames, err) = read_frames(data, CONTAINER_LIMITS);
     if let Some(e) = &err {
         check_format_error(e, data.len());
@@ -192,7 +234,9 @@ fn decode_capped(data: &[u8], opts: &DecompressOptions) -> Option<crate::Result<
     Some(r.map(|_| sink.buf))
 }
 
-/// Fuzz target `decode`: decompress `data` with small limits, and list it.
+/// Fuzz target `decode`: decompress `data` with small limits, and list it;
+/// then the same with [`repair_section_crcs`]`(data)`, which lets damaged
+/// chunk data reach the entropy decoders and the model.
 ///
 /// Properties: no panic; only corrupt-input, unsupported or limit errors
 /// (never I/O or invalid-argument errors from memory buffers); when decoding
@@ -200,6 +244,14 @@ fn decode_capped(data: &[u8], opts: &DecompressOptions) -> Option<crate::Result<
 /// and [`crate::list`] accepts the stream and agrees on the sizes. Inputs
 /// that decode to more than [`DECODE_MAX_OUTPUT`] bytes are cut short.
 pub fn decode(data: &[u8]) {
+    decode_checks(data);
+    let repaired = repair_section_crcs(data);
+    if repaired != data {
+        decode_checks(&repaired);
+    }
+}
+
+fn decode_checks(data: &[u8]) {
     let opts = DecompressOptions { threads: 1, limits: DECODE_LIMITS };
     let listed = crate::list(data, &opts);
     if let Err(e) = &listed {

@@ -2,7 +2,7 @@
 //! learns with a count-dependent rate) and [`Apm`] (an adaptive probability map,
 //! or secondary symbol estimation, that refines a probability given a context).
 
-use super::tables::{squash, RECIP, STATE_P22};
+use super::tables::{squash_const, RECIP, STATE_P22};
 
 /// Maps a small context (typically a bit-history state) to a probability that
 /// adapts to the bits actually seen in that context.
@@ -96,6 +96,9 @@ const APM_POINTS: usize = 33;
 /// −2048, −1920, …, 2048 (1/256 nat), each knot a 16-bit probability
 /// initialised to `squash` of its logit. The output interpolates the two knots
 /// around the input; the update moves both toward the bit by 1/2^`rate`.
+///
+/// A knot is stored XORed with its initial value, so that the table starts as
+/// zeros (allocated lazily by the operating system, however many contexts).
 #[derive(Debug, Clone)]
 pub struct Apm {
     t: Vec<u16>,
@@ -104,6 +107,21 @@ pub struct Apm {
     rate: u32,
     /// Index of the lower knot used by the last prediction.
     idx: usize,
+    /// Its knot number (0..32).
+    j: usize,
+}
+
+/// The initial knots: `APM_INIT[j]` = `squash((j − 16) · 128)` (in 1..=65535).
+static APM_INIT: [u16; APM_POINTS] = build_apm_init();
+
+const fn build_apm_init() -> [u16; APM_POINTS] {
+    let mut t = [0u16; APM_POINTS];
+    let mut j = 0;
+    while j < APM_POINTS {
+        t[j] = squash_const((j as i32 - 16) * 128) as u16;
+        j += 1;
+    }
+    t
 }
 
 impl Apm {
@@ -111,13 +129,7 @@ impl Apm {
     /// rate 1/2^`rate`.
     pub fn new(n: usize, rate: u32) -> Self {
         let n = n.max(1).next_power_of_two();
-        let mut row = [0u16; APM_POINTS];
-        for (j, v) in row.iter_mut().enumerate() {
-            // squash() is in 1..=65535, so it fits u16.
-            *v = squash((j as i32 - 16) * 128) as u16;
-        }
-        let t = row.repeat(n);
-        Apm { t, mask: n - 1, rate: rate.min(15), idx: 0 }
+        Apm { t: vec![0; n * APM_POINTS], mask: n - 1, rate: rate.min(15), idx: 0, j: 0 }
     }
 
     /// Refine logit `x` in context `cx` (its bits above the number of
@@ -131,18 +143,22 @@ impl Apm {
         // base + 1 <= mask·33 + 32 < len.
         let base = (cx & self.mask) * APM_POINTS + j;
         self.idx = base;
+        self.j = j;
+        // j + 1 <= 32 < APM_POINTS = APM_INIT.len().
+        let lo = u32::from(self.t[base] ^ APM_INIT[j]);
+        let hi = u32::from(self.t[base + 1] ^ APM_INIT[j + 1]);
         // Both knots are below 2^16 and the weights sum to 128: no overflow.
-        (u32::from(self.t[base]) * (128 - w) + u32::from(self.t[base + 1]) * w) >> 7
+        (lo * (128 - w) + hi * w) >> 7
     }
 
     /// Learn bit `y` for the last prediction.
     #[inline]
     pub fn update(&mut self, y: u32) {
         let target: i32 = if y != 0 { 65535 } else { 0 };
-        for k in self.idx..self.idx + 2 {
-            let v = i32::from(self.t[k]);
+        for (k, &init) in (self.idx..self.idx + 2).zip(&APM_INIT[self.j..self.j + 2]) {
+            let v = i32::from(self.t[k] ^ init);
             // Moves v toward target by at most |target − v|: stays in 0..=65535.
-            self.t[k] = (v + ((target - v) >> self.rate)) as u16;
+            self.t[k] = ((v + ((target - v) >> self.rate)) as u16) ^ init;
         }
     }
 }

@@ -1,5 +1,5 @@
 //! What each level uses. Changing anything here changes the coded bytes of that
-//! level, so it is part of the format (see `MODEL.md`).
+//! level, so it is part of the format (see spec/MODELS.md §3).
 
 /// A hashed context, computed once per byte from the bytes already coded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,5 +95,22 @@ pub fn config(level: u8) -> Config {
             selectors: 2,
             ..base
         },
+    }
+}
+
+/// The configuration of `level` (clamped to 1..=9) for an input of `len`
+/// bytes: [`config`]`(level)` with its tables shrunk for short inputs, so that
+/// a small chunk neither allocates nor touches more memory than it can use.
+/// With `lg` = the bit length of `len` (0 for 0, 1 for 1, 11 for 1024, …):
+/// table bits ≤ max(16, lg + 7), match buffer bits ≤ max(12, lg) (the buffer
+/// then holds the whole input), match index bits ≤ max(12, lg + 1).
+pub fn config_for_len(level: u8, len: u64) -> Config {
+    let c = config(level);
+    let lg = 64 - len.leading_zeros();
+    Config {
+        table_bits: c.table_bits.min((lg + 7).max(16)),
+        match_buf_bits: c.match_buf_bits.min(lg.max(12)),
+        match_table_bits: c.match_table_bits.min((lg + 1).max(12)),
+        ..c
     }
 }

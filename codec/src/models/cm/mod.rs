@@ -33,9 +33,9 @@
 //! `squash` and `stretch` are tables computed at compile time by integer
 //! `const fn`s ([`tables`]), mixer weights are 16.16 fixed point, every rate is
 //! a shift or an integer reciprocal, and hashing is wrapping 64-bit integer
-//! arithmetic. Table sizes depend only on the level. Hence the coded bits are
-//! the same on every machine and for any thread count. `MODEL.md` in this
-//! folder defines the model exactly; any change to the output for a given
+//! arithmetic. Table sizes depend only on the level and the chunk length. Hence the
+//! coded bits are the same on every machine and for any thread count.
+//! spec/MODELS.md §3 defines the model exactly; any change to the output for a given
 //! level needs a new method id.
 //!
 //! ## Levels
@@ -99,9 +99,11 @@ pub const MIN_LEVEL: u8 = 1;
 pub const MAX_LEVEL: u8 = 9;
 
 /// Compress `data` bit by bit (MSB first within each byte) into `enc` at
-/// `level` (clamped to 1..=9). The model starts from its fixed initial state.
+/// `level` (clamped to 1..=9). The model starts from its fixed initial state,
+/// with tables sized by the level and `data.len()` (see
+/// [`config::config_for_len`]).
 pub fn encode<E: BitEncode>(data: &[u8], level: u8, enc: &mut E) {
-    let mut m = Model::new(level);
+    let mut m = Model::new(level, data.len() as u64);
     for &byte in data {
         for k in (0..8).rev() {
             let bit = (byte >> k) & 1 != 0;
@@ -125,7 +127,7 @@ pub fn decode<D: BitDecode>(
     dec: &mut D,
     out: &mut Vec<u8>,
 ) -> Result<(), EntropyError> {
-    let mut m = Model::new(level);
+    let mut m = Model::new(level, len as u64);
     // Reserve at most 16 MiB up front, so that a hostile length cannot make us
     // allocate more than the data we actually decode.
     out.reserve(len.min(1 << 24));
@@ -142,7 +144,7 @@ pub fn decode<D: BitDecode>(
 }
 
 /// Approximate memory in bytes that one model of `level` (clamped to 1..=9)
-/// needs. Tables are allocated zeroed, so pages that a small chunk never
+/// needs at most (inputs shorter than a few MiB get smaller tables). Tables are allocated zeroed, so pages that a small chunk never
 /// touches are usually not resident.
 pub fn memory_bytes(level: u8) -> usize {
     Model::memory(level)

@@ -2,7 +2,7 @@
 //! state maps → mixer → APMs.
 
 use super::adaptive::{Apm, HistoryMap};
-use super::config::{config, Config, Ctx};
+use super::config::{config, config_for_len, Config, Ctx};
 use super::hash::{mix, HashTable};
 use super::match_model::MatchModel;
 use super::mixer::{Mixer, MAX_INPUTS};
@@ -125,9 +125,12 @@ pub struct Model {
 }
 
 impl Model {
-    /// A fresh model for `level` (clamped to 1..=9).
-    pub fn new(level: u8) -> Self {
-        let cfg = config(level);
+    /// A fresh model for `level` (clamped to 1..=9) that will code `len`
+    /// bytes. `len` sets the table sizes ([`config_for_len`]), so the encoder
+    /// and the decoder must give the same value; more bytes than `len` may be
+    /// coded, only less well.
+    pub fn new(level: u8, len: u64) -> Self {
+        let cfg = config_for_len(level, len);
         let nh = cfg.hashed.len().min(MAX_HASHED);
         let nd = usize::from(cfg.order0) + 1;
         let nctx = nd + nh;
@@ -163,7 +166,8 @@ impl Model {
         m
     }
 
-    /// Approximate memory in bytes of a model of `level`.
+    /// Approximate memory in bytes of a model of `level` (for the largest
+    /// inputs; see [`config_for_len`]).
     pub fn memory(level: u8) -> usize {
         let cfg = config(level);
         let mm =

@@ -3,7 +3,7 @@
 //! bit-history state machine and the reciprocal table of the adaptive maps.
 //!
 //! Because they are `const`, the tables are the same on every machine and cost
-//! nothing at run time; `MODEL.md` gives the same definitions in words.
+//! nothing at run time; spec/MODELS.md §3 gives the same definitions in words.
 
 /// Largest magnitude of a logit (in 1/256 nat) accepted by [`squash`]; larger
 /// magnitudes are clamped.
@@ -49,7 +49,8 @@ pub fn squash(x: i32) -> u32 {
     }
 }
 
-const fn squash_const(x: i32) -> u32 {
+/// [`squash`] for `const` contexts (`x` must be within ±4095).
+pub const fn squash_const(x: i32) -> u32 {
     if x >= 0 {
         SQUASH_POS[x as usize] as u32
     } else {
@@ -331,10 +332,10 @@ mod tests {
         assert_eq!(STATE_INFO[s], StateInfo { n0: 0, n1: 40, last: 0 });
     }
 
-    /// Prints the state table as markdown (the appendix of MODEL.md):
+    /// Prints the state table as markdown (the appendix of spec/MODELS.md §3):
     /// `cargo test -p nzip-codec --lib cm::tables::tests::print_state_table -- --ignored --nocapture`.
     #[test]
-    #[ignore = "prints the state table for MODEL.md"]
+    #[ignore = "prints the state table for spec/MODELS.md"]
     fn print_state_table() {
         println!("| state | n0 | n1 | last | next on 0 | next on 1 | initial P(1)·2^22 |");
         println!("|---:|---:|---:|---:|---:|---:|---:|");

@@ -227,10 +227,11 @@ fn output_is_pinned() {
         0xbbbd_1619_1390_b4cc,
         0xc565_4c93_f19e_f165,
         0x4f3b_11cc_6099_ac2e,
-        0x998a_f453_f54d_d076,
-        0x23df_11a1_03c0_c5ca,
-        0x2fd1_72d1_bae0_e1bc,
-        0xf714_ffa8_0be2_7942,
+        // Levels 5 and 6 differ only in table size, which this input caps.
+        0x4f3b_11cc_6099_ac2e,
+        0x1159_7250_1daa_5807,
+        0x7d13_4447_4a63_8760,
+        0x541a_934c_7606_2e15,
     ];
     assert_eq!(got, want);
 }
