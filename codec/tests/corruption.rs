@@ -466,8 +466,10 @@ fn flip_positions(s: &Sample) -> Vec<(usize, u8)> {
     let structural: Vec<usize> = (0..s.packed.len()).filter(|&i| s.roles[i] != Role::ChunkData).collect();
     let data: Vec<usize> = (0..s.packed.len()).filter(|&i| s.roles[i] == Role::ChunkData).collect();
     let want_data = 6000usize.saturating_sub(structural.len() * 8).max(3000);
-    // An odd step, so that the flipped bit cycles through all eight positions.
-    let step = (data.len() * 8).div_ceil(want_data).max(1) | 1;
+    // An odd step (so that the flipped bit cycles through all eight positions),
+    // rounded down so that at least `want_data` flips are taken.
+    let step = ((data.len() * 8) / want_data).max(1);
+    let step = if step % 2 == 0 { step - 1 } else { step };
     let mut out: Vec<(usize, u8)> = structural.iter().flat_map(|&i| (0..8).map(move |b| (i, b))).collect();
     out.extend((0..data.len() * 8).step_by(step).map(|k| (data[k / 8], (k % 8) as u8)));
     out
