@@ -137,42 +137,15 @@ impl DecoderModel<BITS> for BitModel {
 }
 
 /// Range-codes bits (constriction's queue coder: the decoder reads them in
-/// the same order).
-///
-/// See the [module example](self).
-#[derive(Debug, Clone, Default)]
-pub struct RangeBitEncoder {
-    inner: DefaultRangeEncoder,
-}
+/// the same order). This is the categorical [`super::RangeEncoder`], whose
+/// [`BitEncode`] impl codes each bit with a [`BitModel`]; bits and symbols can
+/// share one stream. See the [module example](self).
+pub type RangeBitEncoder = super::RangeEncoder;
 
-impl RangeBitEncoder {
-    /// An empty encoder.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The length in bytes that [`finish`](Self::finish) would return now.
-    pub fn num_bytes(&self) -> usize {
-        self.inner.num_words() * 4
-    }
-
-    /// Ends the stream and returns it (a multiple of 4 bytes; empty if no bit
-    /// was coded).
-    pub fn finish(self) -> Vec<u8> {
-        let words = match self.inner.into_compressed() {
-            Ok(words) => words,
-            Err(never) => match never {},
-        };
-        words_to_bytes(&words)
-    }
-}
-
-impl BitEncode for RangeBitEncoder {
-    #[inline]
-    fn encode_bit(&mut self, bit: bool, p1: u16) {
-        range_encode_bit(&mut self.inner, bit, p1);
-    }
-}
+/// Decodes bits written by [`RangeBitEncoder`]: the categorical
+/// [`super::RangeDecoder`]. Any input is safe: a corrupt or truncated stream
+/// gives wrong bits or [`EntropyError::InvalidData`], never a panic.
+pub type RangeBitDecoder = super::RangeDecoder;
 
 /// Range-codes one bit; shared with [`super::RangeEncoder`].
 #[inline(always)]
@@ -190,40 +163,11 @@ pub(crate) fn range_decode_bit(coder: &mut DefaultRangeDecoder, p1: u16) -> Resu
         .map_err(|_| EntropyError::InvalidData("range-coded bits are corrupt or truncated"))
 }
 
-/// Decodes bits written by [`RangeBitEncoder`].
-///
-/// Any input is safe: a corrupt or truncated stream makes
-/// [`decode_bit`](BitDecode::decode_bit) return wrong bits or
-/// [`EntropyError::InvalidData`], never panic. Reading past the end yields
-/// bits too (the range coder cannot see where its data ends).
-#[derive(Debug, Clone)]
-pub struct RangeBitDecoder {
-    inner: DefaultRangeDecoder,
-}
-
-impl RangeBitDecoder {
-    /// A decoder over `bytes` (copied).
-    ///
-    /// # Errors
-    ///
-    /// [`EntropyError::InvalidData`] if the length is not a multiple of 4.
-    pub fn new(bytes: &[u8]) -> Result<Self, EntropyError> {
-        Ok(RangeBitDecoder { inner: range_decoder(bytes)? })
-    }
-}
-
 /// A constriction range decoder over little-endian words.
 pub(crate) fn range_decoder(bytes: &[u8]) -> Result<DefaultRangeDecoder, EntropyError> {
     match DefaultRangeDecoder::from_compressed(bytes_to_words(bytes)?) {
         Ok(decoder) => Ok(decoder),
         Err(never) => match never {},
-    }
-}
-
-impl BitDecode for RangeBitDecoder {
-    #[inline]
-    fn decode_bit(&mut self, p1: u16) -> Result<bool, EntropyError> {
-        range_decode_bit(&mut self.inner, p1)
     }
 }
 
