@@ -643,7 +643,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def select_codecs(args: argparse.Namespace) -> tuple[list[Codec], list[str]]:
     codecs = image_codecs(args.quick) + audio_codecs() + text_codecs()
     if not args.no_nzip:
-        codecs += nzip_codecs(args.nzip, args.nzip_args)
+        codecs += nzip_codecs(os.path.abspath(args.nzip), args.nzip_args)
     if args.codec:
         codecs = [c for c in codecs if any(c.name.startswith(p) for p in args.codec)]
     present, missing = [], []
