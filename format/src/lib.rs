@@ -99,7 +99,9 @@ pub struct Limits {
     /// Largest chunk size accepted (bytes). Default 256 MiB. A decoder holds
     /// about two chunks per thread.
     pub max_chunk_size: u32,
-    /// Largest ancillary section payload accepted (bytes). Default 16 MiB.
+    /// Largest payload of an ancillary section the reader parses and keeps
+    /// (the seek index), in bytes. Default 16 MiB. Unknown sections are
+    /// streamed through their CRC and never kept, so they need no limit.
     pub max_ancillary_size: u32,
 }
 
@@ -514,34 +516,41 @@ impl<R: Read> Reader<R> {
                 Some(c) => u64::from(c) + CHUNK_PAYLOAD_OVERHEAD,
                 None => 0,
             },
-            // Unknown sections, critical or not, are read (within the ancillary
-            // limit) so that their CRC is checked first: a damaged tag is damage
-            // (Checksum), not a reason to ask for a newer nzip.
-            _ => u64::from(self.limits.max_ancillary_size),
+            tag::INDX => u64::from(self.limits.max_ancillary_size),
+            // Unknown sections, critical or ancillary, are streamed through the
+            // CRC without being kept, so any size is checked in bounded memory:
+            // a damaged tag is damage (Checksum), never a limit or a request
+            // for a newer nzip.
+            _ => u64::MAX,
         };
-        let known = matches!(tag, tag::HEAD | tag::TAIL | tag::CHNK | tag::INDX);
+        let known = limit != u64::MAX;
         if len > limit {
-            return Err(if known && tag::is_critical(tag) {
+            return Err(if tag::is_critical(tag) {
                 Error::malformed("section longer than the format allows", at)
             } else {
-                Error::LimitExceeded { what: "ancillary section size", value: len, limit }
+                Error::LimitExceeded { what: "seek index size", value: len, limit }
             });
         }
-        // Read incrementally so that a truncated file claiming a large section
-        // does not make us allocate the claimed size up front.
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&tag);
+        crc.update(&len_bytes);
+        // Known sections are read incrementally, so that a truncated file that
+        // claims a large section does not make us allocate the claimed size.
         let mut payload = Vec::new();
-        let got = (&mut self.inner).take(len).read_to_end(&mut payload)?;
-        self.offset += got as u64;
-        if (got as u64) < len {
+        let got = if known {
+            let got = (&mut self.inner).take(len).read_to_end(&mut payload)?;
+            crc.update(&payload);
+            got as u64
+        } else {
+            skip_hashing(&mut self.inner, len, &mut crc)?
+        };
+        self.offset += got;
+        if got < len {
             return Err(Error::Truncated { offset: self.offset });
         }
         let mut crc_bytes = [0u8; 4];
         self.inner.read_exact(&mut crc_bytes).map_err(|e| Error::from_read(e, self.offset))?;
         self.offset += 4;
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&tag);
-        crc.update(&len_bytes);
-        crc.update(&payload);
         if crc.finalize() != u32::from_le_bytes(crc_bytes) {
             return Err(Error::Checksum { what: "section CRC-32", offset: at });
         }
@@ -618,6 +627,23 @@ fn parse_index(payload: &[u8], at: Offset) -> Result<Vec<u64>> {
     }
     let sizes = (0..count).map(|_| p.varint()).collect::<Result<Vec<_>>>()?;
     Ok(sizes)
+}
+
+/// Feed up to `len` bytes of `r` to `crc` without keeping them; returns the
+/// bytes read (fewer than `len` only at the end of the input).
+fn skip_hashing<R: Read>(r: &mut R, len: u64, crc: &mut crc32fast::Hasher) -> Result<u64> {
+    let mut buf = [0u8; 1 << 14];
+    let mut left = len;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(buf.len()));
+        let n = read_full(r, &mut buf[..want])?;
+        crc.update(&buf[..n]);
+        left -= n as u64;
+        if n < want {
+            break;
+        }
+    }
+    Ok(len - left)
 }
 
 /// Read until `buf` is full or the input ends; returns the bytes read.
