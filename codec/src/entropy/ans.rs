@@ -194,7 +194,8 @@ impl BitEncode for AnsEncoder {
 /// See [`AnsEncoder`] for an example.
 #[derive(Debug, Clone)]
 pub struct AnsDecoder {
-    inner: DefaultAnsCoder,
+    /// The decoder is the stack, used only to pop.
+    inner: AnsStack,
 }
 
 impl AnsDecoder {
@@ -205,7 +206,7 @@ impl AnsDecoder {
     /// [`EntropyError::InvalidData`] if the length is not a multiple of 4, or
     /// the last word is zero (an ANS encoder never writes that).
     pub fn new(bytes: &[u8]) -> Result<Self, EntropyError> {
-        Ok(AnsDecoder { inner: ans_decoder(bytes)? })
+        Ok(AnsDecoder { inner: AnsStack::from_bytes(bytes)? })
     }
 
     /// Decodes the next symbol under `model` (which must be the model it was
@@ -221,8 +222,7 @@ impl AnsDecoder {
     where
         M: DecoderModel<P, Symbol = usize, Probability = u32>,
     {
-        let () = Precision::<P>::CHECK;
-        self.inner.decode_symbol(model).map_err(|_| EntropyError::InvalidData("ANS decoding failed"))
+        self.inner.pop(model)
     }
 
     /// True when the stack is back to the empty state. After decoding every
@@ -236,7 +236,7 @@ impl AnsDecoder {
 impl BitDecode for AnsDecoder {
     #[inline]
     fn decode_bit(&mut self, p1: u16) -> Result<bool, EntropyError> {
-        ans_decode_bit(&mut self.inner, p1)
+        self.inner.decode_bit(p1)
     }
 }
 
