@@ -38,7 +38,8 @@ const SHORT_WITH_VALUE: &[char] = &['T', 'o'];
 
 /// Long options that take a value (when written without `=`, the next
 /// argument is their value).
-const LONG_WITH_VALUE: &[&str] = &["--output", "--threads", "--level", "--coder", "--chunk-size"];
+const LONG_WITH_VALUE: &[&str] =
+    &["--output", "--threads", "--level", "--coder", "--chunk-size", "--model", "--device"];
 
 /// Subcommand words and the mode flag each stands for.
 const SUBCOMMANDS: &[(&str, &str)] =
@@ -145,6 +146,17 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", help_heading = "Compression", value_parser = parse_size)]
     pub chunk_size: Option<u32>,
 
+    /// Use a built-in learned model instead of context mixing (`nzip -vV` lists them);
+    /// the file records the model's content hash
+    #[arg(long, value_name = "NAME", help_heading = "Compression")]
+    pub model: Option<String>,
+
+    /// Where learned models run: cpu (default), scalar (the reference kernels),
+    /// candle (candle on the CPU) or cuda[:N] (an NVIDIA GPU, builds with the
+    /// `cuda` feature); the output bytes never depend on it
+    #[arg(long, value_name = "DEVICE", help_heading = "Compression", value_parser = parse_device)]
+    pub device: Option<DeviceArg>,
+
     /// After compressing, decode the output and compare it with the input before
     /// reporting success (or removing the input)
     #[arg(long, help_heading = "Compression")]
@@ -196,6 +208,34 @@ impl From<CoderArg> for CoderKind {
             CoderArg::Range => CoderKind::Range,
             CoderArg::Ans => CoderKind::Ans,
         }
+    }
+}
+
+/// The `--device` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceArg {
+    /// The fast CPU kernels.
+    #[default]
+    Cpu,
+    /// The scalar reference kernels.
+    Scalar,
+    /// candle on the CPU.
+    Candle,
+    /// candle on CUDA GPU N.
+    Cuda(usize),
+}
+
+fn parse_device(s: &str) -> Result<DeviceArg, String> {
+    match s {
+        "cpu" => Ok(DeviceArg::Cpu),
+        "scalar" => Ok(DeviceArg::Scalar),
+        "candle" => Ok(DeviceArg::Candle),
+        "cuda" | "gpu" => Ok(DeviceArg::Cuda(0)),
+        _ => s
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse().ok())
+            .map(DeviceArg::Cuda)
+            .ok_or_else(|| format!("unknown device '{s}' (cpu, scalar, candle, cuda, cuda:N)")),
     }
 }
 
@@ -253,6 +293,10 @@ pub struct Settings {
     pub coder: CoderKind,
     /// Chunk size, if given.
     pub chunk_size: Option<u32>,
+    /// `--model`: a built-in learned model by name.
+    pub model: Option<String>,
+    /// `--device`.
+    pub device: DeviceArg,
     /// Worker threads (0 = all cores).
     pub threads: usize,
     /// `--verify`.
@@ -324,7 +368,17 @@ pub fn version_text(verbose: bool) -> String {
         nzip_format::VERSION_MINOR
     );
     if verbose {
-        s.push_str("coders: range, ans\nmethods: cm (context mixing), stored\n");
+        s.push_str("coders: range, ans\nmethods: cm (context mixing), lm (learned model), stored\n");
+        s.push_str("built-in models (--model NAME; files name them by SHA-256):\n");
+        for m in nzip_codec::nn::package::builtins() {
+            let id: String = m.id().iter().take(8).map(|b| format!("{b:02x}")).collect();
+            s.push_str(&format!("  {:<12} {id}…  {} bytes  {}\n", m.name, m.bytes.len(), m.summary));
+        }
+        s.push_str(if cfg!(feature = "cuda") {
+            "devices: cpu, scalar, candle, cuda\n"
+        } else {
+            "devices: cpu, scalar, candle (no cuda in this build)\n"
+        });
     }
     s
 }
@@ -399,6 +453,8 @@ impl Settings {
             level,
             coder: cli.coder.map_or(CoderKind::Range, CoderKind::from),
             chunk_size: cli.chunk_size,
+            model: cli.model,
+            device: cli.device.unwrap_or_default(),
             threads,
             verify: cli.verify,
             quiet: cli.quiet,

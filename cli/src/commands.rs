@@ -1,10 +1,11 @@
 //! Execution: compress, decompress, test and list each input in turn.
 
-use crate::args::{Input, Mode, OutputChoice, Settings};
+use crate::args::{DeviceArg, Input, Mode, OutputChoice, Settings};
 use crate::files::{self, OutputError, OutputFile};
 use crate::report::{describe, is_broken_pipe, Reporter, StatsLine};
 use crate::verify::{self, VerifyError};
 use crate::Status;
+use nzip_codec::nn::Backend;
 use nzip_codec::{CompressOptions, DecompressOptions, FrameSummary, Stats};
 use serde::Serialize;
 use std::fs::{self, File, Metadata};
@@ -196,17 +197,32 @@ fn remove_input(settings: &Settings, input: &Input, target: &Target) -> Result<(
     Ok(())
 }
 
-fn compress_opts(settings: &Settings) -> CompressOptions {
-    CompressOptions {
+fn backend(settings: &Settings) -> Result<Backend, Failure> {
+    Ok(match settings.device {
+        DeviceArg::Cpu => Backend::Cpu,
+        DeviceArg::Scalar => Backend::Scalar,
+        DeviceArg::Candle => Backend::candle_cpu(),
+        DeviceArg::Cuda(n) => Backend::cuda(n).map_err(|e| Failure::Error(e.to_string()))?,
+    })
+}
+
+fn compress_opts(settings: &Settings) -> Result<CompressOptions, Failure> {
+    Ok(CompressOptions {
         level: settings.level,
         coder: settings.coder,
         threads: settings.threads,
         chunk_size: settings.chunk_size,
-    }
+        model: settings.model.clone(),
+        backend: backend(settings)?,
+    })
 }
 
-fn decompress_opts(settings: &Settings) -> DecompressOptions {
-    DecompressOptions { threads: settings.threads, ..DecompressOptions::default() }
+fn decompress_opts(settings: &Settings) -> Result<DecompressOptions, Failure> {
+    Ok(DecompressOptions {
+        threads: settings.threads,
+        backend: backend(settings)?,
+        ..DecompressOptions::default()
+    })
 }
 
 fn compress_one(
@@ -236,8 +252,8 @@ fn compress_one(
                 .to_owned(),
         ));
     }
-    let copts = compress_opts(settings);
-    let dopts = decompress_opts(settings);
+    let copts = compress_opts(settings)?;
+    let dopts = decompress_opts(settings)?;
     let mut bar = reporter.progress_bar(name, source.size);
     let start = Instant::now();
     let size = source.size;
@@ -312,7 +328,7 @@ fn decompress_one(
     };
     refuse_terminal_stdin(settings, input)?;
     let source = open_input(input)?;
-    let dopts = decompress_opts(settings);
+    let dopts = decompress_opts(settings)?;
     let mut bar = reporter.progress_bar(name, source.size);
     let start = Instant::now();
     let mut reader = source.reader;
@@ -422,7 +438,7 @@ fn frame_json(f: &FrameSummary) -> FrameJson {
 fn list_one(settings: &Settings, input: &Input) -> Result<Vec<FrameSummary>, Failure> {
     refuse_terminal_stdin(settings, input)?;
     let source = open_input(input)?;
-    nzip_codec::list(source.reader, &decompress_opts(settings)).map_err(|e| Failure::from_codec(&e))
+    nzip_codec::list(source.reader, &decompress_opts(settings)?).map_err(|e| Failure::from_codec(&e))
 }
 
 const LIST_HEADER: &str =

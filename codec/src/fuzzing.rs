@@ -118,6 +118,7 @@ fn check_codec_error(e: &Error, len: usize) {
         Error::Format(f) => check_format_error(f, len),
         Error::InvalidArgument(m) => panic!("decoding input gave an invalid-argument error: {m}"),
         Error::Io(io) => panic!("decoding from memory into memory gave an I/O error: {io}"),
+        Error::Model(m) => panic!("decoding input gave a model error: {m}"),
     }
 }
 
@@ -252,7 +253,7 @@ pub fn decode(data: &[u8]) {
 }
 
 fn decode_checks(data: &[u8]) {
-    let opts = DecompressOptions { threads: 1, limits: DECODE_LIMITS };
+    let opts = DecompressOptions { threads: 1, limits: DECODE_LIMITS, ..DecompressOptions::default() };
     let listed = crate::list(data, &opts);
     if let Err(e) = &listed {
         check_codec_error(e, data.len());
@@ -316,7 +317,13 @@ pub fn roundtrip_case(data: &[u8]) -> Option<RoundtripCase<'_>> {
     let least = content.len().div_ceil(ROUNDTRIP_MAX_CHUNKS).max(1);
     let chunk_size = drawn.max(u32::try_from(least).unwrap_or(u32::MAX));
     Some(RoundtripCase {
-        compress: CompressOptions { level, coder, threads, chunk_size: Some(chunk_size) },
+        compress: CompressOptions {
+            level,
+            coder,
+            threads,
+            chunk_size: Some(chunk_size),
+            ..CompressOptions::default()
+        },
         declare_size: b1 & 8 != 0,
         decode_threads: if b1 & 4 == 0 { 1 } else { 2 },
         cross_threads: b1 & 16 != 0,
@@ -359,7 +366,7 @@ pub fn roundtrip(data: &[u8]) {
             .expect("compression with other threads");
         assert!(again == packed, "compressed bytes depend on the thread count");
     }
-    let opts = DecompressOptions { threads: case.decode_threads, limits: Limits::default() };
+    let opts = DecompressOptions { threads: case.decode_threads, ..DecompressOptions::default() };
     let restored = crate::decompress_to_vec(&packed, &opts)
         .unwrap_or_else(|e| panic!("decompressing our own output failed ({:?}): {e}", case.compress));
     assert!(restored == content, "round trip changed the content ({:?})", case.compress);

@@ -29,6 +29,7 @@ pub mod entropy;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod models;
+pub mod nn;
 mod pipeline;
 
 pub use nzip_format as format;
@@ -72,6 +73,10 @@ pub enum Error {
     /// that this build does not have, ...). Nothing was read or written.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A learned model could not run (a device failure, or a broken built-in
+    /// model). The input is not to blame.
+    #[error("model error: {0}")]
+    Model(String),
 }
 
 impl Error {

@@ -9,11 +9,14 @@
 //! coding would not make it smaller.
 
 use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, RangeBitDecoder, RangeBitEncoder, BIT_PRECISION};
-use crate::models::cm;
+use crate::models::{cm, lm};
+use crate::nn::gru::GruLm;
+use crate::nn::{package, Backend};
 use crate::{CoderKind, Error, Result};
-use nzip_format::{self as format, Chunk, ChunkKind, Coder, ContentHasher, Header, Medium, Method};
+use nzip_format::{self as format, Chunk, ChunkKind, Coder, ContentHasher, Header, Medium, Method, ModelRef};
 use rayon::prelude::*;
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 /// Settings for compression. Everything here that changes the coded bytes is
 /// recorded in the file; `threads` never changes them.
@@ -27,11 +30,23 @@ pub struct CompressOptions {
     pub threads: usize,
     /// Raw bytes per chunk; `None` picks the level's default. Recorded in the file.
     pub chunk_size: Option<u32>,
+    /// A built-in learned model by name (see [`crate::nn::package::builtins`]);
+    /// `None` uses the `cm` method. The file records the model's content hash.
+    pub model: Option<String>,
+    /// Where learned models run. Output bytes do not depend on it.
+    pub backend: Backend,
 }
 
 impl Default for CompressOptions {
     fn default() -> Self {
-        CompressOptions { level: 6, coder: CoderKind::Range, threads: 1, chunk_size: None }
+        CompressOptions {
+            level: 6,
+            coder: CoderKind::Range,
+            threads: 1,
+            chunk_size: None,
+            model: None,
+            backend: Backend::Cpu,
+        }
     }
 }
 
@@ -43,11 +58,13 @@ pub struct DecompressOptions {
     pub threads: usize,
     /// Limits on sizes read from the file, checked before allocating.
     pub limits: nzip_format::Limits,
+    /// Where learned models run. The output does not depend on it.
+    pub backend: Backend,
 }
 
 impl Default for DecompressOptions {
     fn default() -> Self {
-        DecompressOptions { threads: 1, limits: nzip_format::Limits::default() }
+        DecompressOptions { threads: 1, limits: nzip_format::Limits::default(), backend: Backend::Cpu }
     }
 }
 
@@ -131,7 +148,7 @@ pub fn compress<R: Read, W: Write>(
             format::MAX_CHUNK_SIZE
         )));
     }
-    let header = Header {
+    let mut header = Header {
         medium: Medium::Bytes,
         method: Method::ContextMixing,
         level: opts.level,
@@ -144,6 +161,22 @@ pub fn compress<R: Read, W: Write>(
         content_size,
         model: None,
     };
+    if let Some(name) = &opts.model {
+        let builtin = package::find_by_name(name).ok_or_else(|| {
+            let known: Vec<&str> = package::builtins().iter().map(|b| b.name).collect();
+            Error::InvalidArgument(format!(
+                "no built-in model '{name}' (this nzip has: {})",
+                known.join(", ")
+            ))
+        })?;
+        if opts.coder != CoderKind::Range {
+            return Err(Error::InvalidArgument("learned models code with the range coder only".into()));
+        }
+        header.method = Method::NeuralLm;
+        header.precision = lm::PRECISION as u8;
+        header.model = Some(ModelRef { id: builtin.id().to_vec(), name: builtin.name.to_owned() });
+    }
+    let codec = ChunkCodec::for_header(&header, &opts.backend)?;
     let workers = Workers::new(opts.threads)?;
     let mut writer = format::Writer::new(output, header.clone())?;
     let mut hasher = ContentHasher::new();
@@ -154,8 +187,9 @@ pub fn compress<R: Read, W: Write>(
             break;
         }
         let short = batch.last().is_some_and(|c| c.len() < chunk_size as usize);
-        let coded = workers.map(&batch, |raw| encode_chunk(raw, &header));
-        for (raw, (kind, data)) in batch.iter().zip(coded) {
+        let coded = workers.map(&batch, |raw| codec.encode(raw));
+        for (raw, coded) in batch.iter().zip(coded) {
+            let (kind, data) = coded?;
             hasher.update(raw);
             let payload = match kind {
                 ChunkKind::Stored => raw.as_slice(),
@@ -187,73 +221,115 @@ pub fn compress<R: Read, W: Write>(
     Ok(stats)
 }
 
-/// Code one chunk with the frame's method; returns `Stored` (and no data)
-/// when the coding would not be smaller than the content.
-fn encode_chunk(raw: &[u8], header: &Header) -> (ChunkKind, Vec<u8>) {
-    let coded = match header.coder {
-        Coder::Ans => {
-            let mut enc = AnsBitEncoder::new();
-            cm::encode(raw, header.level, &mut enc);
-            enc.finish()
-        }
-        _ => {
-            let mut enc = RangeBitEncoder::new();
-            cm::encode(raw, header.level, &mut enc);
-            enc.finish()
-        }
-    };
-    if coded.len() < raw.len() {
-        (ChunkKind::Modelled, coded)
-    } else {
-        (ChunkKind::Stored, Vec::new())
-    }
+/// How the chunks of one frame are coded: the method with everything it
+/// needs, resolved once per frame from the header.
+enum ChunkCodec {
+    /// Every chunk stored.
+    Stored,
+    /// The `cm` method.
+    Cm { level: u8, coder: Coder },
+    /// The `lm` method with its model.
+    Lm { model: Arc<GruLm>, backend: Backend },
 }
 
-/// Decode one chunk and verify its length and CRC.
-fn decode_chunk(chunk: Chunk, header: &Header) -> Result<Vec<u8>> {
-    let content = match chunk.kind {
-        ChunkKind::Stored => chunk.data.clone(),
-        ChunkKind::Modelled => {
-            let len = chunk.raw_len as usize;
-            let mut out = Vec::with_capacity(len);
-            let undecodable =
-                |_| format::Error::Malformed { what: "modelled chunk does not decode", offset: chunk.offset };
-            match header.coder {
-                Coder::Ans => {
-                    let mut dec = AnsBitDecoder::new(&chunk.data).map_err(undecodable)?;
-                    cm::decode(len, header.level, &mut dec, &mut out).map_err(undecodable)?;
+impl ChunkCodec {
+    /// Resolves the header's method, or explains why this build cannot.
+    fn for_header(header: &Header, backend: &Backend) -> Result<Self> {
+        let unsupported = |what: String| Err(Error::Format(format::Error::Unsupported(what)));
+        let model = match &header.model {
+            Some(m) => match package::find_by_id(&m.id) {
+                Some(builtin) => Some(builtin.gru().map_err(|e| Error::Model(e.to_string()))?),
+                None => {
+                    return unsupported(format!(
+                        "model '{}' ({}) is not built into this nzip; a newer nzip may have it",
+                        m.name,
+                        format::hex(&m.id)
+                    ))
                 }
-                _ => {
-                    let mut dec = RangeBitDecoder::new(&chunk.data).map_err(undecodable)?;
-                    cm::decode(len, header.level, &mut dec, &mut out).map_err(undecodable)?;
+            },
+            None => None,
+        };
+        match (header.method, model) {
+            (Method::Stored, None) => Ok(ChunkCodec::Stored),
+            (Method::ContextMixing, None) if u32::from(header.precision) != BIT_PRECISION => {
+                unsupported(format!("cm with {}-bit probabilities", header.precision))
+            }
+            (Method::ContextMixing, None) => match header.coder {
+                Coder::Range | Coder::Ans => Ok(ChunkCodec::Cm { level: header.level, coder: header.coder }),
+                other => unsupported(format!("coder {other}")),
+            },
+            (Method::NeuralLm, Some(model)) => {
+                if usize::from(header.precision) != lm::PRECISION || header.coder != Coder::Range {
+                    return unsupported(format!(
+                        "lm with the {} coder at {}-bit precision",
+                        header.coder, header.precision
+                    ));
+                }
+                Ok(ChunkCodec::Lm { model, backend: backend.clone() })
+            }
+            (method, _) => unsupported(format!("method {method} with this model reference")),
+        }
+    }
+
+    /// Codes one chunk; returns `Stored` (and no data) when the coding would
+    /// not be smaller than the content.
+    fn encode(&self, raw: &[u8]) -> Result<(ChunkKind, Vec<u8>)> {
+        let coded = match self {
+            ChunkCodec::Stored => return Ok((ChunkKind::Stored, Vec::new())),
+            ChunkCodec::Cm { level, coder: Coder::Ans } => {
+                let mut enc = AnsBitEncoder::new();
+                cm::encode(raw, *level, &mut enc);
+                enc.finish()
+            }
+            ChunkCodec::Cm { level, .. } => {
+                let mut enc = RangeBitEncoder::new();
+                cm::encode(raw, *level, &mut enc);
+                enc.finish()
+            }
+            ChunkCodec::Lm { model, backend } => {
+                lm::encode(raw, model, backend).map_err(|e| Error::Model(e.to_string()))?
+            }
+        };
+        Ok(if coded.len() < raw.len() {
+            (ChunkKind::Modelled, coded)
+        } else {
+            (ChunkKind::Stored, Vec::new())
+        })
+    }
+
+    /// Decodes one chunk and verifies its length and CRC.
+    fn decode(&self, chunk: Chunk) -> Result<Vec<u8>> {
+        let content = match chunk.kind {
+            ChunkKind::Stored => chunk.data.clone(),
+            ChunkKind::Modelled => {
+                let len = chunk.raw_len as usize;
+                let undecodable = || format::Error::Malformed {
+                    what: "modelled chunk does not decode",
+                    offset: chunk.offset,
+                };
+                match self {
+                    ChunkCodec::Stored => return Err(undecodable().into()),
+                    ChunkCodec::Cm { level, coder } => {
+                        let mut out = Vec::with_capacity(len);
+                        if *coder == Coder::Ans {
+                            let mut dec = AnsBitDecoder::new(&chunk.data).map_err(|_| undecodable())?;
+                            cm::decode(len, *level, &mut dec, &mut out).map_err(|_| undecodable())?;
+                        } else {
+                            let mut dec = RangeBitDecoder::new(&chunk.data).map_err(|_| undecodable())?;
+                            cm::decode(len, *level, &mut dec, &mut out).map_err(|_| undecodable())?;
+                        }
+                        out
+                    }
+                    ChunkCodec::Lm { model, backend } => match lm::decode(&chunk.data, len, model, backend) {
+                        Ok(out) => out,
+                        Err(lm::LmError::Entropy(_)) => return Err(undecodable().into()),
+                        Err(e) => return Err(Error::Model(e.to_string())),
+                    },
                 }
             }
-            out
-        }
-    };
-    chunk.verify(&content)?;
-    Ok(content)
-}
-
-/// Check that this build can decode frames with `header`.
-fn check_supported(header: &Header) -> Result<()> {
-    let unsupported = |what: String| Err(Error::Format(format::Error::Unsupported(what)));
-    if let Some(model) = &header.model {
-        return unsupported(format!(
-            "model '{}' ({}) is not built into this nzip; a newer nzip may have it",
-            model.name,
-            format::hex(&model.id)
-        ));
-    }
-    match header.method {
-        Method::ContextMixing if u32::from(header.precision) != BIT_PRECISION => {
-            unsupported(format!("cm with {}-bit probabilities", header.precision))
-        }
-        Method::ContextMixing | Method::Stored => match header.coder {
-            Coder::Range | Coder::Ans => Ok(()),
-            other => unsupported(format!("coder {other}")),
-        },
-        other => unsupported(format!("method {other}")),
+        };
+        chunk.verify(&content)?;
+        Ok(content)
     }
 }
 
@@ -271,7 +347,7 @@ pub fn decompress<R: Read, W: Write>(
     let mut reader = format::Reader::new(std::io::BufReader::with_capacity(1 << 16, input), opts.limits);
     let mut stats = Stats::default();
     while let Some(header) = reader.next_frame()? {
-        check_supported(&header)?;
+        let codec = ChunkCodec::for_header(&header, &opts.backend)?;
         let mut hasher = ContentHasher::new();
         let mut done = false;
         while !done {
@@ -291,7 +367,7 @@ pub fn decompress<R: Read, W: Write>(
                     ChunkKind::Modelled => stats.chunks_modelled += 1,
                 }
             }
-            let decoded = workers.map_owned(batch, |chunk| decode_chunk(chunk, &header));
+            let decoded = workers.map_owned(batch, |chunk| codec.decode(chunk));
             for content in decoded {
                 let content = content?;
                 hasher.update(&content);
@@ -360,7 +436,9 @@ fn read_batch<R: Read>(input: &mut R, chunk_size: usize, count: usize) -> Result
 /// so the output never depends on `count`.
 struct Workers {
     count: usize,
-    pool: Option<rayon::ThreadPool>,
+    /// Also installed for one thread, so that parallel loops inside a model
+    /// run on these threads only (`-T1` means one thread).
+    pool: rayon::ThreadPool,
 }
 
 impl Workers {
@@ -369,30 +447,26 @@ impl Workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let pool = if count > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(count)
-                    .build()
-                    .map_err(|e| Error::InvalidArgument(format!("cannot start {count} threads: {e}")))?,
-            )
-        } else {
-            None
-        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(count)
+            .build()
+            .map_err(|e| Error::InvalidArgument(format!("cannot start {count} threads: {e}")))?;
         Ok(Workers { count, pool })
     }
 
     fn map<T: Sync, U: Send>(&self, items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<U> {
-        match &self.pool {
-            Some(pool) => pool.install(|| items.par_iter().map(f).collect()),
-            None => items.iter().map(f).collect(),
+        if self.count > 1 {
+            self.pool.install(|| items.par_iter().map(f).collect())
+        } else {
+            self.pool.install(|| items.iter().map(f).collect())
         }
     }
 
     fn map_owned<T: Send, U: Send>(&self, items: Vec<T>, f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
-        match &self.pool {
-            Some(pool) => pool.install(|| items.into_par_iter().map(f).collect()),
-            None => items.into_iter().map(f).collect(),
+        if self.count > 1 {
+            self.pool.install(|| items.into_par_iter().map(f).collect())
+        } else {
+            self.pool.install(|| items.into_iter().map(f).collect())
         }
     }
 }

@@ -11,7 +11,7 @@
 //! `NZIP_REGEN_VECTORS=1 cargo test -p nzip-codec --test vectors`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nzip_codec::format::{self, tag, Coder, Header, Medium, Method};
+use nzip_codec::format::{self, tag, Coder, Header, Medium, Method, ModelRef};
 use nzip_codec::{CoderKind, CompressOptions, DecompressOptions, Error};
 use std::path::{Path, PathBuf};
 
@@ -69,8 +69,26 @@ fn mixed_source() -> Vec<u8> {
 }
 
 fn encode(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>) -> Vec<u8> {
-    let opts = CompressOptions { level, coder, threads: 1, chunk_size };
+    let opts = CompressOptions { level, coder, threads: 1, chunk_size, ..CompressOptions::default() };
     nzip_codec::compress_to_vec(content, &opts).unwrap()
+}
+
+fn encode_lm(content: &[u8], model: &str) -> Vec<u8> {
+    let opts = CompressOptions { model: Some(model.into()), threads: 1, ..CompressOptions::default() };
+    nzip_codec::compress_to_vec(content, &opts).unwrap()
+}
+
+fn lm_header(id: Vec<u8>, name: &str) -> Header {
+    Header {
+        medium: Medium::Bytes,
+        method: Method::NeuralLm,
+        level: 6,
+        coder: Coder::Range,
+        precision: 24,
+        chunk_size: 4096,
+        content_size: None,
+        model: Some(ModelRef { id, name: name.into() }),
+    }
 }
 
 fn stored_header(chunk_size: u32, content_size: Option<u64>) -> Header {
@@ -191,6 +209,8 @@ fn build_all() -> Vec<Vector> {
     tail.extend_from_slice(b"future");
     let minor1 = raw_frame(1, &[(tag::HEAD, head), (tag::CHNK, stored_chunk(&abc)), (tag::TAIL, tail)]);
     valid("minor-1-trailing-fields", minor1.clone(), &abc, "-");
+    let hello_lm = encode_lm(&hello, "byte-gru-s");
+    valid("hello-lm-byte-gru-s", hello_lm.clone(), &hello, "hello.txt --model byte-gru-s");
 
     let mut bad = |name: &str, bytes: Vec<u8>, kind: &'static str| {
         v.push(Vector {
@@ -226,6 +246,28 @@ fn build_all() -> Vec<Vector> {
         "Unsupported",
     );
     bad("unknown-method", with_payload(&hello6, tag::HEAD, |p| p[2] = 200), "Unsupported");
+    bad(
+        "unknown-model",
+        raw_frame(
+            0,
+            &[
+                (tag::HEAD, head_payload(&lm_header(vec![0xab; 32], "no-such-model"))),
+                (tag::TAIL, tail_payload(0, b"")),
+            ],
+        ),
+        "Unsupported",
+    );
+    // Method lm (2) in a header without a model reference.
+    bad("lm-without-model", with_payload(&hello6, tag::HEAD, |p| p[2] = 2), "Malformed");
+    // The cm method with the lm frame's model reference.
+    bad(
+        "model-with-cm",
+        with_payload(&hello_lm, tag::HEAD, |p| {
+            p[2] = 1;
+            p[5] = 16;
+        }),
+        "Unsupported",
+    );
     bad("unknown-coder", with_payload(&hello6, tag::HEAD, |p| p[4] = 9), "Unsupported");
     bad("unknown-medium", with_payload(&hello6, tag::HEAD, |p| p[1] = 7), "Unsupported");
     bad("reserved-header-flag", with_payload(&hello6, tag::HEAD, |p| p[0] |= 0x40), "Malformed");

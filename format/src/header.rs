@@ -57,6 +57,9 @@ pub enum Method {
     /// Bitwise context mixing over bytes ("cm", spec/MODELS.md §2), with the
     /// header's level selecting its configuration.
     ContextMixing,
+    /// A learned language model over bytes ("lm", spec/MODELS.md §6): the
+    /// header names the model by content hash; range coder only.
+    NeuralLm,
 }
 
 impl Method {
@@ -65,6 +68,7 @@ impl Method {
         match self {
             Method::Stored => 0,
             Method::ContextMixing => 1,
+            Method::NeuralLm => 2,
         }
     }
 
@@ -72,8 +76,9 @@ impl Method {
         match code {
             0 => Ok(Method::Stored),
             1 => Ok(Method::ContextMixing),
+            2 => Ok(Method::NeuralLm),
             other => Err(Error::Unsupported(format!(
-                "method {other} (this build knows 0 = stored, 1 = cm); a newer nzip may decode it"
+                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm); a newer nzip may decode it"
             ))),
         }
     }
@@ -83,6 +88,7 @@ impl Method {
         match self {
             Method::Stored => "stored",
             Method::ContextMixing => "cm",
+            Method::NeuralLm => "lm",
         }
     }
 }
@@ -178,8 +184,11 @@ impl Header {
             Method::Stored if self.level != 0 => {
                 return Err(Error::InvalidInput("stored method has level 0"))
             }
-            Method::ContextMixing if !(1..=9).contains(&self.level) => {
-                return Err(Error::InvalidInput("cm level must be in 1..=9"))
+            Method::ContextMixing | Method::NeuralLm if !(1..=9).contains(&self.level) => {
+                return Err(Error::InvalidInput("cm and lm levels must be in 1..=9"))
+            }
+            Method::NeuralLm if self.model.is_none() => {
+                return Err(Error::InvalidInput("the lm method needs a model reference"))
             }
             _ => {}
         }

@@ -1,0 +1,209 @@
+//! Model packages and the registry of built-in models (spec/MODELS.md §5).
+//!
+//! A package is one safetensors file: the integer tensors of the model plus a
+//! single metadata entry `"nzip"` holding a JSON object with at least `"arch"`
+//! and `"name"`. Its identity is the SHA-256 of the file's bytes; frames record
+//! that hash (and the name, for messages only), and a decoder uses a model only
+//! when the hash matches. Built-in packages are embedded in the binary with
+//! `include_bytes!` and found by hash, never by position or name.
+
+use super::fixed::Requant;
+use super::gru::GruLm;
+use super::NnError;
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+/// The architecture string of [`GruLm`] packages.
+pub const ARCH_GRU_LM: &str = "gru-lm-v1";
+
+/// SHA-256 of a package: its identity.
+pub fn package_id(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// The JSON configuration stored in a package.
+pub fn package_config(bytes: &[u8]) -> Result<serde_json::Value, NnError> {
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| NnError::Package(e.to_string()))?;
+    let text = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("nzip"))
+        .ok_or_else(|| NnError::Package("no \"nzip\" metadata entry".into()))?;
+    serde_json::from_str(text).map_err(|e| NnError::Package(format!("metadata: {e}")))
+}
+
+fn tensor<'a>(st: &SafeTensors<'a>, name: &str, dtype: Dtype, shape: &[usize]) -> Result<&'a [u8], NnError> {
+    let t = st.tensor(name).map_err(|_| NnError::Package(format!("missing tensor {name}")))?;
+    if t.dtype() != dtype || t.shape() != shape {
+        return Err(NnError::Package(format!(
+            "tensor {name} is {:?} {:?}, expected {dtype:?} {shape:?}",
+            t.dtype(),
+            t.shape()
+        )));
+    }
+    Ok(t.data())
+}
+
+fn le_i32(b: &[u8]) -> Vec<i32> {
+    b.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn le_i16(b: &[u8]) -> Vec<i32> {
+    b.chunks_exact(2).map(|c| i32::from(i16::from_le_bytes([c[0], c[1]]))).collect()
+}
+
+fn config_usize(cfg: &serde_json::Value, key: &str) -> Result<usize, NnError> {
+    cfg.get(key)
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|v| usize::try_from(v).ok())
+        .ok_or_else(|| NnError::Package(format!("config has no integer \"{key}\"")))
+}
+
+/// Loads a [`GruLm`] package, validating every tensor.
+///
+/// Tensors: `gx` I16 `[vocab, 3H]`, `w` I8 `[3H + vocab, H]`, `w_mult` I32
+/// `[3H + vocab]`, `w_shift` U8 `[3H + vocab]`, `b_hn` I32 `[H]`, `b_out` I32
+/// `[vocab]`; config keys `arch = "gru-lm-v1"`, `vocab`, `hidden`.
+///
+/// # Errors
+///
+/// [`NnError::Package`] for anything malformed.
+pub fn load_gru(bytes: &[u8]) -> Result<GruLm, NnError> {
+    let cfg = package_config(bytes)?;
+    if cfg.get("arch").and_then(|a| a.as_str()) != Some(ARCH_GRU_LM) {
+        return Err(NnError::Package(format!("architecture is not {ARCH_GRU_LM}")));
+    }
+    let vocab = config_usize(&cfg, "vocab")?;
+    let hidden = config_usize(&cfg, "hidden")?;
+    if !(2..=super::gru::MAX_VOCAB).contains(&vocab) || !(1..=super::gru::MAX_HIDDEN).contains(&hidden) {
+        return Err(NnError::Package("vocabulary or hidden size out of range".into()));
+    }
+    let st = SafeTensors::deserialize(bytes).map_err(|e| NnError::Package(e.to_string()))?;
+    let rows = 3 * hidden + vocab;
+    let gx = le_i16(tensor(&st, "gx", Dtype::I16, &[vocab, 3 * hidden])?);
+    let w: Vec<i8> = tensor(&st, "w", Dtype::I8, &[rows, hidden])?.iter().map(|&b| b as i8).collect();
+    let mult = le_i32(tensor(&st, "w_mult", Dtype::I32, &[rows])?);
+    let shift = tensor(&st, "w_shift", Dtype::U8, &[rows])?;
+    let requant = mult.iter().zip(shift).map(|(&mult, &shift)| Requant { mult, shift }).collect();
+    let b_hn = le_i32(tensor(&st, "b_hn", Dtype::I32, &[hidden])?);
+    let b_out = le_i32(tensor(&st, "b_out", Dtype::I32, &[vocab])?);
+    GruLm::new(vocab, hidden, gx, w, requant, b_hn, b_out)
+}
+
+/// The integer parameters of a [`GruLm`], as the export step produces them.
+#[derive(Debug, Clone)]
+pub struct GruParams {
+    /// Alphabet size.
+    pub vocab: usize,
+    /// Hidden size.
+    pub hidden: usize,
+    /// `[vocab][3H]`, Q8, within i16.
+    pub gx: Vec<i16>,
+    /// `[3H + vocab][H]`.
+    pub w: Vec<i8>,
+    /// One per row of `w`.
+    pub requant: Vec<Requant>,
+    /// `[H]`, Q8.
+    pub b_hn: Vec<i32>,
+    /// `[vocab]`, Q8.
+    pub b_out: Vec<i32>,
+}
+
+/// Writes a [`GruLm`] package. `config` is merged into the metadata JSON
+/// (`arch`, `vocab` and `hidden` are set here). The bytes depend only on the
+/// arguments.
+///
+/// # Errors
+///
+/// [`NnError::Package`] when the sizes are inconsistent.
+pub fn save_gru(
+    p: &GruParams,
+    config: serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<u8>, NnError> {
+    let mut cfg = config;
+    cfg.insert("arch".into(), ARCH_GRU_LM.into());
+    cfg.insert("vocab".into(), p.vocab.into());
+    cfg.insert("hidden".into(), p.hidden.into());
+    let rows = 3 * p.hidden + p.vocab;
+    let gx: Vec<u8> = p.gx.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let w: Vec<u8> = p.w.iter().map(|&v| v as u8).collect();
+    let mult: Vec<u8> = p.requant.iter().flat_map(|r| r.mult.to_le_bytes()).collect();
+    let shift: Vec<u8> = p.requant.iter().map(|r| r.shift).collect();
+    let b_hn: Vec<u8> = p.b_hn.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let b_out: Vec<u8> = p.b_out.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let err = |e: safetensors::SafeTensorError| NnError::Package(e.to_string());
+    let views = vec![
+        ("b_hn", TensorView::new(Dtype::I32, vec![p.hidden], &b_hn).map_err(err)?),
+        ("b_out", TensorView::new(Dtype::I32, vec![p.vocab], &b_out).map_err(err)?),
+        ("gx", TensorView::new(Dtype::I16, vec![p.vocab, 3 * p.hidden], &gx).map_err(err)?),
+        ("w", TensorView::new(Dtype::I8, vec![rows, p.hidden], &w).map_err(err)?),
+        ("w_mult", TensorView::new(Dtype::I32, vec![rows], &mult).map_err(err)?),
+        ("w_shift", TensorView::new(Dtype::U8, vec![rows], &shift).map_err(err)?),
+    ];
+    // serde_json's map is ordered (BTreeMap): the JSON text is canonical.
+    let meta = HashMap::from([("nzip".to_owned(), serde_json::Value::Object(cfg).to_string())]);
+    let bytes = safetensors::serialize(views, Some(meta)).map_err(err)?;
+    load_gru(&bytes)?; // everything written must load
+    Ok(bytes)
+}
+
+/// A model built into this binary.
+#[derive(Debug)]
+pub struct Builtin {
+    /// Name, for the command line and messages (not an identity).
+    pub name: &'static str,
+    /// One line for `nzip --help` and the spec.
+    pub summary: &'static str,
+    /// The package bytes.
+    pub bytes: &'static [u8],
+    id: OnceLock<[u8; 32]>,
+    model: OnceLock<Result<Arc<GruLm>, String>>,
+}
+
+impl Builtin {
+    const fn new(name: &'static str, summary: &'static str, bytes: &'static [u8]) -> Self {
+        Builtin { name, summary, bytes, id: OnceLock::new(), model: OnceLock::new() }
+    }
+
+    /// SHA-256 of the package.
+    pub fn id(&self) -> &[u8; 32] {
+        self.id.get_or_init(|| package_id(self.bytes))
+    }
+
+    /// The loaded model (parsed once per process).
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Package`] if the embedded package is broken (a build defect,
+    /// caught by the tests).
+    pub fn gru(&self) -> Result<Arc<GruLm>, NnError> {
+        self.model
+            .get_or_init(|| load_gru(self.bytes).map(Arc::new).map_err(|e| e.to_string()))
+            .clone()
+            .map_err(NnError::Package)
+    }
+}
+
+static BUILTINS: [Builtin; 1] = [Builtin::new(
+    "byte-gru-s",
+    "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
+    include_bytes!("../../weights/byte-gru-s.safetensors"),
+)];
+
+/// Every built-in model.
+pub fn builtins() -> &'static [Builtin] {
+    &BUILTINS
+}
+
+/// The built-in model with this content hash.
+pub fn find_by_id(id: &[u8]) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.id().as_slice() == id)
+}
+
+/// The built-in model with this name.
+pub fn find_by_name(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.name == name)
+}
