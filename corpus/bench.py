@@ -438,12 +438,12 @@ def summarise(measurements: list[Measurement], args: argparse.Namespace) -> dict
         t["encode_s"] += m.encode_s
         t["decode_s"] += m.decode_s
     for rows in totals.values():
-        for t in rows.values():
+        for name, t in rows.items():
             t["ratio"] = t["raw_bytes"] / t["compressed"]
             t["bits_per_unit"] = 8 * t["compressed"] / t["units"]
             t["encode_MBps"] = t["raw_bytes"] / 1e6 / max(t["encode_s"], 1e-9)
             t["decode_MBps"] = t["raw_bytes"] / 1e6 / max(t["decode_s"], 1e-9)
-            if args.model_bytes:
+            if model_charge(name, args.model_bytes):
                 t["bits_per_unit_with_model"] = 8 * (t["compressed"] + args.model_bytes) / t["units"]
     return {"categories": totals, "overall": overall(totals, args)}
 
@@ -534,6 +534,11 @@ def category_table(category: str, rows: dict, refs: list[str], args: argparse.Na
     return lines
 
 
+def model_charge(name: str, model_bytes: int) -> int:
+    """The model bytes charged to a codec: only nzip variants that use a learned model."""
+    return model_bytes if name.startswith("nzip") and "--model" in name else 0
+
+
 def nzip_vs_refs(rows: dict, refs: list[str], unit: str, model_bytes: int) -> list[str]:
     """For each nzip variant: its size relative to each reference, and the model charge."""
     lines = []
@@ -541,8 +546,9 @@ def nzip_vs_refs(rows: dict, refs: list[str], unit: str, model_bytes: int) -> li
         if name in refs:
             continue
         ratios = ", ".join(f"{ref}: {t['compressed'] / rows[ref]['compressed']:.3f}" for ref in refs if ref in rows)
-        lines += ["", f"{name} size / reference size: {ratios}."]
-        if model_bytes:
+        if ratios:
+            lines += ["", f"{name} size / reference size: {ratios}."]
+        if model_charge(name, model_bytes):
             lines.append(f"{name} with its model ({model_bytes:,} bytes) charged to this category: "
                          f"{t['bits_per_unit_with_model']:.4f} bits/{unit}.")
     return lines
@@ -588,7 +594,7 @@ def overall_lines(o: dict, args: dict) -> list[str]:
              f"{o['raw_bytes'] / o['best_reference_bytes']:.3f} |"]
     for name, size in o["nzip"].items():
         lines.append(f"| {name} | {size:,} | {o['raw_bytes'] / size:.3f} |")
-        if args["model_bytes"]:
+        if model_charge(name, args["model_bytes"]):
             charged = size + args["model_bytes"]
             lines.append(f"| {name} + model | {charged:,} | {o['raw_bytes'] / charged:.3f} |")
     return lines + [""]
@@ -616,7 +622,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--nzip", default=str(REPO_DIR / "target" / "release" / "nzip"))
     ap.add_argument("--nzip-args", action="append", default=[], help='e.g. "-9" (repeatable: one run each)')
     ap.add_argument("--no-nzip", action="store_true", help="references only")
-    ap.add_argument("--model-bytes", type=int, default=0, help="nzip model size to charge")
+    ap.add_argument("--model-bytes", type=int, default=0, help="model size charged to the nzip variants run with --model")
     ap.add_argument("--quick", action="store_true", help="smoke test: a few small files, cheaper slow codecs")
     ap.add_argument("--jobs", type=int, default=1, help="files benchmarked in parallel")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every measurement")

@@ -223,7 +223,7 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 }
 
 /// Work (multiply-adds) below which threads cost more than they save.
-const PARALLEL_WORK: usize = 1 << 18;
+const PARALLEL_WORK: usize = 1 << 21;
 
 /// The fast CPU path: [`dot_i8`] per output, rayon over batch rows when the
 /// product is large. Same result as [`matmul_scalar`] for any thread count.
