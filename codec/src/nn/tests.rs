@@ -40,6 +40,15 @@ proptest! {
     }
 
     #[test]
+    fn dot_kernels_agree(len in 0usize..200, seed: u64, extreme: bool) {
+        let a = values(len, extreme, seed);
+        let b = values(len + (seed % 3) as usize, extreme, seed ^ 2); // b may be longer
+        let reference: i32 = a.iter().zip(&b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum();
+        prop_assert_eq!(super::kernels::dot_i8(&a, &b), reference);
+        prop_assert_eq!(super::kernels::dot_i8_portable(&a, &b), reference);
+    }
+
+    #[test]
     fn conv_paths_agree(out_ch in 1usize..6, in_ch in 1usize..5, kh in 0usize..3, kw in 0usize..3,
                         h in 1usize..12, w in 1usize..12, seed: u64, extreme: bool, causal: bool) {
         let (kh, kw) = (2 * kh + 1, 2 * kw + 1);
