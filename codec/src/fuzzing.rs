@@ -304,14 +304,16 @@ pub struct RoundtripCase<'a> {
 ///   [`ROUNDTRIP_MAX_HIGH_LEVEL_LEN`] bytes; larger ones fall back to 1..=3);
 /// - byte 1: bit 0 coder (range/ans), bit 1 compress threads (1/2), bit 2
 ///   decompress threads (1/2), bit 3 declare the content size, bit 4 compress
-///   again with the other thread count; bits 5..=7 unused;
+///   again with the other thread count; bit 5 use the built-in `byte-gru-s`
+///   model (method `lm`, range coder) instead of `cm`; bits 6..=7 unused;
 /// - bytes 2 and 3: the chunk size, `1 + u16le % 4096`, raised to
 ///   `⌈len / ROUNDTRIP_MAX_CHUNKS⌉` when needed.
 pub fn roundtrip_case(data: &[u8]) -> Option<RoundtripCase<'_>> {
     let (&[b0, b1, b2, b3], content) = data.split_first_chunk::<4>()?;
     let level =
         if b0 >= 0xF0 && content.len() <= ROUNDTRIP_MAX_HIGH_LEVEL_LEN { 4 + b0 % 6 } else { 1 + b0 % 3 };
-    let coder = if b1 & 1 == 0 { CoderKind::Range } else { CoderKind::Ans };
+    let lm = b1 & 32 != 0;
+    let coder = if b1 & 1 == 0 || lm { CoderKind::Range } else { CoderKind::Ans };
     let threads = if b1 & 2 == 0 { 1 } else { 2 };
     let drawn = 1 + u32::from(u16::from_le_bytes([b2, b3])) % 4096;
     let least = content.len().div_ceil(ROUNDTRIP_MAX_CHUNKS).max(1);
@@ -322,6 +324,7 @@ pub fn roundtrip_case(data: &[u8]) -> Option<RoundtripCase<'_>> {
             coder,
             threads,
             chunk_size: Some(chunk_size),
+            model: lm.then(|| "byte-gru-s".to_owned()),
             ..CompressOptions::default()
         },
         declare_size: b1 & 8 != 0,

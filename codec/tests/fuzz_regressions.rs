@@ -245,6 +245,7 @@ fn roundtrip_seeds() -> Vec<(String, Vec<u8>)> {
         ("zeros-l3-ans-c512".to_owned(), with(5, 0b0001, 512, &[0u8; 1500])),
         ("text-l6-range-small".to_owned(), with(0xF2, 0, 128, &text(300))),
         ("text-l9-ans-small".to_owned(), with(0xF5, 1, 256, &text(200))),
+        ("text-lm-2threads-cross-c300".to_owned(), with(0, 0b11_1111, 300, &text(700))),
     ]
 }
 
