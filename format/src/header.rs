@@ -21,6 +21,10 @@ pub const MAX_MODEL_NAME_LEN: usize = 64;
 pub enum Medium {
     /// Any bytes, restored as they are.
     Bytes,
+    /// An image: the content is its samples in the canonical layout of spec
+    /// §4.6, described by an `IMAG` section ([`crate::ImageInfo`]) that also
+    /// carries what is needed to write the original PNG or PNM file again.
+    Image,
 }
 
 impl Medium {
@@ -28,13 +32,17 @@ impl Medium {
     pub fn code(self) -> u8 {
         match self {
             Medium::Bytes => 0,
+            Medium::Image => 1,
         }
     }
 
     fn from_code(code: u8) -> Result<Self> {
         match code {
             0 => Ok(Medium::Bytes),
-            other => Err(Error::Unsupported(format!("medium {other} (this build knows 0 = bytes)"))),
+            1 => Ok(Medium::Image),
+            other => {
+                Err(Error::Unsupported(format!("medium {other} (this build knows 0 = bytes, 1 = image)")))
+            }
         }
     }
 }
@@ -43,6 +51,7 @@ impl fmt::Display for Medium {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Medium::Bytes => "bytes",
+            Medium::Image => "image",
         })
     }
 }
@@ -57,6 +66,9 @@ pub enum Method {
     /// Bitwise context mixing over bytes ("cm", spec/MODELS.md §2), with the
     /// header's level selecting its configuration.
     ContextMixing,
+    /// Adaptive predictive image coding ("img", spec/MODELS.md §4): each chunk
+    /// is a stripe of image rows. Only in frames of [`Medium::Image`].
+    ImagePredictive,
 }
 
 impl Method {
@@ -65,6 +77,7 @@ impl Method {
         match self {
             Method::Stored => 0,
             Method::ContextMixing => 1,
+            Method::ImagePredictive => 3,
         }
     }
 
@@ -72,8 +85,9 @@ impl Method {
         match code {
             0 => Ok(Method::Stored),
             1 => Ok(Method::ContextMixing),
+            3 => Ok(Method::ImagePredictive),
             other => Err(Error::Unsupported(format!(
-                "method {other} (this build knows 0 = stored, 1 = cm); a newer nzip may decode it"
+                "method {other} (this build knows 0 = stored, 1 = cm, 3 = img); a newer nzip may decode it"
             ))),
         }
     }
@@ -83,6 +97,7 @@ impl Method {
         match self {
             Method::Stored => "stored",
             Method::ContextMixing => "cm",
+            Method::ImagePredictive => "img",
         }
     }
 }
@@ -180,6 +195,18 @@ impl Header {
             }
             Method::ContextMixing if !(1..=9).contains(&self.level) => {
                 return Err(Error::InvalidInput("cm level must be in 1..=9"))
+            }
+            Method::ImagePredictive if !(1..=9).contains(&self.level) => {
+                return Err(Error::InvalidInput("img level must be in 1..=9"))
+            }
+            _ => {}
+        }
+        match (self.medium, self.method) {
+            (Medium::Bytes, Method::ImagePredictive) => {
+                return Err(Error::InvalidInput("the img method codes image frames only"))
+            }
+            (Medium::Image, Method::ContextMixing) => {
+                return Err(Error::InvalidInput("image frames use the img or stored method"))
             }
             _ => {}
         }
