@@ -202,6 +202,7 @@ fn compress_opts(settings: &Settings) -> CompressOptions {
         coder: settings.coder,
         threads: settings.threads,
         chunk_size: settings.chunk_size,
+        ..CompressOptions::default()
     }
 }
 

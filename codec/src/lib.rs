@@ -31,6 +31,7 @@ pub mod fuzzing;
 pub mod media;
 pub mod models;
 mod pipeline;
+mod pipeline_image;
 
 pub use nzip_format as format;
 pub use pipeline::{

@@ -26,12 +26,19 @@ pub struct CompressOptions {
     /// Worker threads; 0 means one per available core. Output bytes do not depend on it.
     pub threads: usize,
     /// Raw bytes per chunk; `None` picks the level's default. Recorded in the file.
+    /// (Image frames cut the image into stripes of whole rows instead.)
     pub chunk_size: Option<u32>,
+    /// Recognise PNG and PNM inputs and code their pixels with the image
+    /// model (spec/FORMAT.md §4.6). Default true. The decompressed file then
+    /// has the same pixels and metadata, but a PNG's compressed image data is
+    /// nzip's own; with `false` every input is compressed as bytes and comes
+    /// back byte for byte.
+    pub images: bool,
 }
 
 impl Default for CompressOptions {
     fn default() -> Self {
-        CompressOptions { level: 6, coder: CoderKind::Range, threads: 1, chunk_size: None }
+        CompressOptions { level: 6, coder: CoderKind::Range, threads: 1, chunk_size: None, images: true }
     }
 }
 
@@ -43,11 +50,15 @@ pub struct DecompressOptions {
     pub threads: usize,
     /// Limits on sizes read from the file, checked before allocating.
     pub limits: nzip_format::Limits,
+    /// Largest image (bytes of samples) that may be held in memory whole,
+    /// which writing an interlaced PNG needs. Default 1 GiB. Other images
+    /// are written a batch of stripes at a time.
+    pub max_image_bytes: u64,
 }
 
 impl Default for DecompressOptions {
     fn default() -> Self {
-        DecompressOptions { threads: 1, limits: nzip_format::Limits::default() }
+        DecompressOptions { threads: 1, limits: nzip_format::Limits::default(), max_image_bytes: 1 << 30 }
     }
 }
 
@@ -109,9 +120,14 @@ pub fn default_chunk_size(level: u8) -> u32 {
 /// preallocation); it must equal the number of bytes `input` yields, or an
 /// [`crate::Error::InvalidArgument`] is returned at the end.
 /// `progress` is called after each batch of chunks.
+///
+/// With [`CompressOptions::images`], an input that starts like a PNG or PNM
+/// file is read whole and, if the image front end takes it and the image
+/// frame is smaller than the file, written as an image frame; anything else
+/// becomes a bytes frame.
 pub fn compress<R: Read, W: Write>(
     mut input: R,
-    output: W,
+    mut output: W,
     content_size: Option<u64>,
     opts: &CompressOptions,
     progress: &mut dyn FnMut(Progress),
@@ -124,6 +140,43 @@ pub fn compress<R: Read, W: Write>(
             cm::MAX_LEVEL
         )));
     }
+    if !opts.images {
+        return compress_bytes(input, output, content_size, opts, progress);
+    }
+    let mut head = [0u8; 8];
+    let got = crate::pipeline_image::read_full(&mut input, &mut head)?;
+    let head = &head[..got];
+    if crate::media::image::sniff(head).is_none() {
+        return compress_bytes(head.chain(input), output, content_size, opts, progress);
+    }
+    let mut data = head.to_vec();
+    (&mut input).take(crate::pipeline_image::MAX_IMAGE_FILE).read_to_end(&mut data)?;
+    if data.len() as u64 == crate::pipeline_image::MAX_IMAGE_FILE {
+        // Too large for the image path: go on as bytes.
+        return compress_bytes(std::io::Cursor::new(data).chain(input), output, content_size, opts, progress);
+    }
+    if let Some(declared) = content_size {
+        if declared != data.len() as u64 {
+            return Err(Error::InvalidArgument(format!(
+                "the input yielded {} bytes but its size was given as {declared}",
+                data.len()
+            )));
+        }
+    }
+    if let Some(stats) = crate::pipeline_image::compress_image(&data, &mut output, opts, progress)? {
+        return Ok(stats);
+    }
+    compress_bytes(&data[..], output, content_size, opts, progress)
+}
+
+/// Compress `input` as a bytes frame (method `cm`).
+fn compress_bytes<R: Read, W: Write>(
+    mut input: R,
+    output: W,
+    content_size: Option<u64>,
+    opts: &CompressOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Stats> {
     let chunk_size = opts.chunk_size.unwrap_or_else(|| default_chunk_size(opts.level));
     if chunk_size == 0 || chunk_size > format::MAX_CHUNK_SIZE {
         return Err(Error::InvalidArgument(format!(
@@ -246,10 +299,10 @@ fn check_supported(header: &Header) -> Result<()> {
         ));
     }
     match header.method {
-        Method::ContextMixing if u32::from(header.precision) != BIT_PRECISION => {
-            unsupported(format!("cm with {}-bit probabilities", header.precision))
+        Method::ContextMixing | Method::ImagePredictive if u32::from(header.precision) != BIT_PRECISION => {
+            unsupported(format!("{} with {}-bit probabilities", header.method, header.precision))
         }
-        Method::ContextMixing | Method::Stored => match header.coder {
+        Method::ContextMixing | Method::Stored | Method::ImagePredictive => match header.coder {
             Coder::Range | Coder::Ans => Ok(()),
             other => unsupported(format!("coder {other}")),
         },
@@ -272,6 +325,19 @@ pub fn decompress<R: Read, W: Write>(
     let mut stats = Stats::default();
     while let Some(header) = reader.next_frame()? {
         check_supported(&header)?;
+        if header.medium == Medium::Image {
+            crate::pipeline_image::decompress_image(
+                &mut reader,
+                &header,
+                &mut output,
+                opts,
+                &workers,
+                &mut stats,
+                progress,
+            )?;
+            stats.frames += 1;
+            continue;
+        }
         let mut hasher = ContentHasher::new();
         let mut done = false;
         while !done {
@@ -358,13 +424,13 @@ fn read_batch<R: Read>(input: &mut R, chunk_size: usize, count: usize) -> Result
 
 /// A fixed number of worker threads. Results always come back in input order,
 /// so the output never depends on `count`.
-struct Workers {
-    count: usize,
+pub(crate) struct Workers {
+    pub(crate) count: usize,
     pool: Option<rayon::ThreadPool>,
 }
 
 impl Workers {
-    fn new(threads: usize) -> Result<Self> {
+    pub(crate) fn new(threads: usize) -> Result<Self> {
         let count = match threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -382,14 +448,18 @@ impl Workers {
         Ok(Workers { count, pool })
     }
 
-    fn map<T: Sync, U: Send>(&self, items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<U> {
+    pub(crate) fn map<T: Sync, U: Send>(&self, items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<U> {
         match &self.pool {
             Some(pool) => pool.install(|| items.par_iter().map(f).collect()),
             None => items.iter().map(f).collect(),
         }
     }
 
-    fn map_owned<T: Send, U: Send>(&self, items: Vec<T>, f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
+    pub(crate) fn map_owned<T: Send, U: Send>(
+        &self,
+        items: Vec<T>,
+        f: impl Fn(T) -> U + Sync + Send,
+    ) -> Vec<U> {
         match &self.pool {
             Some(pool) => pool.install(|| items.into_par_iter().map(f).collect()),
             None => items.into_iter().map(f).collect(),

@@ -154,7 +154,7 @@ struct Sample {
 }
 
 fn compress_frame(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>) -> Vec<u8> {
-    let o = CompressOptions { level, coder, threads: 1, chunk_size };
+    let o = CompressOptions { level, coder, threads: 1, chunk_size, ..CompressOptions::default() };
     nzip_codec::compress_to_vec(content, &o).unwrap()
 }
 

@@ -116,7 +116,7 @@ fn noise(n: usize) -> Vec<u8> {
 }
 
 fn nz(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>, declare: bool) -> Vec<u8> {
-    let o = CompressOptions { level, coder, threads: 1, chunk_size };
+    let o = CompressOptions { level, coder, threads: 1, chunk_size, ..CompressOptions::default() };
     let mut out = Vec::new();
     nzip_codec::compress(content, &mut out, declare.then_some(content.len() as u64), &o, &mut |_| {})
         .unwrap();

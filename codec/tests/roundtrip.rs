@@ -7,7 +7,7 @@ use nzip_codec::{format, CoderKind, CompressOptions, DecompressOptions, Error};
 use proptest::prelude::*;
 
 fn opts(level: u8, coder: CoderKind, threads: usize, chunk_size: Option<u32>) -> CompressOptions {
-    CompressOptions { level, coder, threads, chunk_size }
+    CompressOptions { level, coder, threads, chunk_size, ..CompressOptions::default() }
 }
 
 fn text_sample() -> Vec<u8> {

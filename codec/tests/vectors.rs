@@ -69,7 +69,7 @@ fn mixed_source() -> Vec<u8> {
 }
 
 fn encode(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>) -> Vec<u8> {
-    let opts = CompressOptions { level, coder, threads: 1, chunk_size };
+    let opts = CompressOptions { level, coder, threads: 1, chunk_size, ..CompressOptions::default() };
     nzip_codec::compress_to_vec(content, &opts).unwrap()
 }
 

@@ -858,6 +858,12 @@ impl<W: Write> Restorer<W> {
         })
     }
 
+    /// True when the whole image is held until [`Restorer::finish`] (an
+    /// interlaced PNG): the caller bounds the image size first.
+    pub fn buffers_whole_image(&self) -> bool {
+        matches!(self.sink, Sink::PngInterlaced { .. })
+    }
+
     /// Write whole rows of samples (canonical layout).
     ///
     /// # Errors

@@ -1,3 +1,4 @@
 //! Probability models, one folder per family.
 
 pub mod cm;
+pub mod image;

@@ -1,0 +1,618 @@
+//! The image model: planes, prediction, residual binarisation and the
+//! context-mixing coder of each binary decision (spec/MODELS.md §4).
+
+use super::predict::{self, Nb, FRAC_BITS, INTER, MAX_PREDICTORS, SPATIAL};
+use super::transform::{Layout, Transform};
+use super::Stripe;
+use crate::entropy::binary::{BitDecode, BitEncode};
+use crate::entropy::EntropyError;
+use crate::models::cm::adaptive::{Apm, StateMap};
+use crate::models::cm::hash::mix;
+use crate::models::cm::mixer::Mixer;
+use crate::models::cm::tables::{squash, stretch};
+
+/// Codes or decodes one bit: the encoder returns the bit it was given, the
+/// decoder the bit it read. The model is written once over this trait.
+trait BitIo {
+    fn bit(&mut self, bit: bool, p1: u16) -> Result<bool, EntropyError>;
+}
+
+struct EncIo<'a, E: BitEncode>(&'a mut E);
+
+impl<E: BitEncode> BitIo for EncIo<'_, E> {
+    #[inline]
+    fn bit(&mut self, bit: bool, p1: u16) -> Result<bool, EntropyError> {
+        self.0.encode_bit(bit, p1);
+        Ok(bit)
+    }
+}
+
+struct DecIo<'a, D: BitDecode>(&'a mut D);
+
+impl<D: BitDecode> BitIo for DecIo<'_, D> {
+    #[inline]
+    fn bit(&mut self, _bit: bool, p1: u16) -> Result<bool, EntropyError> {
+        self.0.decode_bit(p1)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Binarisation (spec §4.4)
+// ---------------------------------------------------------------------------
+
+/// Bits of a decision-node number; every node is below 2^NODE_BITS.
+const NODE_BITS: u32 = 7;
+const NODES: usize = 1 << NODE_BITS;
+/// Node of "residual is zero".
+const ZERO: usize = 0;
+/// Node of "residual is positive".
+const SIGN: usize = 1;
+
+/// Node of the unary decision "the magnitude is beyond bucket k", for sign s.
+#[inline]
+fn unary_node(k: u32, positive: bool) -> usize {
+    2 + 2 * k as usize + usize::from(positive)
+}
+
+/// Node of mantissa bit `j` (0 = most significant) of bucket `k`.
+#[inline]
+fn mant_node(k: u32, j: u32) -> usize {
+    42 + 3 * k as usize + j.min(2) as usize
+}
+
+/// Node classes (for the mixer's weight selection): zero, sign, unary, mantissa.
+#[inline]
+fn node_class(node: usize) -> usize {
+    match node {
+        ZERO => 0,
+        SIGN => 1,
+        2..=41 => 2,
+        _ => 3,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Context quantisers (spec §4.5)
+// ---------------------------------------------------------------------------
+
+/// Roughly 2·log2(v): 0, 1, 2, 3 for v < 4, then two steps per octave,
+/// capped at 15 (v >= 192).
+#[inline]
+fn qlog(v: u32) -> usize {
+    if v < 4 {
+        return v as usize;
+    }
+    let b = 32 - v.leading_zeros(); // >= 3
+    let q = 2 * b - 2 + ((v >> (b - 2)) & 1);
+    (q as usize).min(15)
+}
+
+/// A signed residual in 11 classes: 0, ±1, ±2, ±3..4, ±5..8, beyond (index 0..=10).
+#[inline]
+fn qsign(r: i32) -> usize {
+    let a = r.unsigned_abs();
+    let m: i32 = match a {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        3..=4 => 3,
+        5..=8 => 4,
+        _ => 5,
+    };
+    (5 + if r < 0 { -m } else { m }) as usize
+}
+
+// ---------------------------------------------------------------------------
+// Planes
+// ---------------------------------------------------------------------------
+
+/// Rows kept per plane: the current row and three above it (a ring).
+const RING: usize = 4;
+
+/// Left and right padding columns.
+const PAD: usize = 2;
+
+/// One plane's state over the ring of rows.
+#[derive(Debug, Clone)]
+struct Plane {
+    lo: i32,
+    hi: i32,
+    /// Number of predictors.
+    np: usize,
+    /// Reference planes for the inter-plane predictors.
+    refs: [usize; 2],
+    nrefs: usize,
+    /// Values, `RING × stride`.
+    vals: Vec<i32>,
+    /// Absolute error of each predictor (×8), `RING × stride × np`.
+    errs: Vec<u32>,
+    /// Residual of the final prediction (sample units), `RING × stride`.
+    res: Vec<i32>,
+}
+
+/// Direct context tables, their sizes (contexts, before the node bits).
+const T_SIZES: [usize; 6] =
+    [4 * 16, 4 * 16 * 8, 4 * 11 * 11 * 4, 4 * 11 * 11 * 4, 4 * 11 * 11 * 8, 4 * 64 * 4];
+const NT: usize = T_SIZES.len();
+/// Hashed context tables.
+const NH: usize = 2;
+/// Mixer inputs: the tables and a constant.
+const N_INPUTS: usize = NT + NH + 1;
+
+/// Count limit of the direct and hashed state maps.
+const T_LIMIT: u32 = 255;
+const H_LIMIT: u32 = 127;
+/// Mixer learning rates.
+const LR: i32 = 6;
+const LR_FINAL: i32 = 2;
+
+/// The model of one stripe.
+pub(crate) struct Model {
+    width: usize,
+    rows: usize,
+    stride: usize,
+    maxval: i32,
+    /// Right shift that brings error magnitudes to an 8-bit scale.
+    dsh: u32,
+    layout: Layout,
+    planes: Vec<Plane>,
+    t: Vec<StateMap>,
+    h: Vec<StateMap>,
+    hbits: u32,
+    mixer: Mixer,
+    apm1: Apm,
+    apm2: Apm,
+    /// Bias per context, in 1/16 of a prediction unit (1/128 sample).
+    bias: Vec<i32>,
+    // Per-sample contexts.
+    base: [usize; NT],
+    hbase: [usize; NH],
+    sel0: usize,
+    sel1: usize,
+    fin: usize,
+    a1: usize,
+    a2: usize,
+}
+
+impl Model {
+    pub(crate) fn new(s: &Stripe, _level: u8) -> Model {
+        let width = s.width as usize;
+        let stride = width + 2 * PAD;
+        let layout = Layout::new(s.color, s.maxval, Transform::None);
+        let pixels = width.saturating_mul(s.rows as usize);
+        // Hash tables: about 8 entries per sample, 2^16..=2^22.
+        let want = pixels.saturating_mul(layout.planes).saturating_mul(8).max(1);
+        let hbits = (usize::BITS - want.leading_zeros()).clamp(16, 22);
+        let mut m = Model {
+            width,
+            rows: s.rows as usize,
+            stride,
+            maxval: i32::from(s.maxval),
+            dsh: (16 - s.maxval.leading_zeros()).saturating_sub(8),
+            layout,
+            planes: Vec::new(),
+            t: T_SIZES.iter().map(|&n| StateMap::new(n * NODES, T_LIMIT)).collect(),
+            h: (0..NH).map(|_| StateMap::new(1 << hbits, H_LIMIT)).collect(),
+            hbits,
+            mixer: Mixer::new(N_INPUTS, &[4 * NODES, 4 * 16 * 4], 16, LR, LR_FINAL),
+            apm1: Apm::new(4 * 16 * NODES, 7),
+            apm2: Apm::new(4 * 121 * NODES, 7),
+            bias: vec![0; 4 * 16 * 16],
+            base: [0; NT],
+            hbase: [0; NH],
+            sel0: 0,
+            sel1: 0,
+            fin: 0,
+            a1: 0,
+            a2: 0,
+        };
+        m.set_layout(layout);
+        m
+    }
+
+    /// Set up the planes for `layout` (fresh state).
+    fn set_layout(&mut self, layout: Layout) {
+        self.layout = layout;
+        let stride = self.stride;
+        self.planes = (0..layout.planes)
+            .map(|c| {
+                let (lo, hi) = layout.ranges[c];
+                let init = if lo < 0 { 0 } else { (hi + 1) / 2 };
+                // The second colour plane follows the first; the third follows both.
+                let (refs, nrefs) = if c == layout.first_color + 1 {
+                    ([layout.first_color, 0], 1)
+                } else if c == layout.first_color + 2 {
+                    ([layout.first_color, layout.first_color + 1], 2)
+                } else {
+                    ([0, 0], 0)
+                };
+                let np = SPATIAL + INTER * nrefs;
+                Plane {
+                    lo,
+                    hi,
+                    np,
+                    refs,
+                    nrefs,
+                    vals: vec![init; RING * stride],
+                    errs: vec![0; RING * stride * np],
+                    res: vec![0; RING * stride],
+                }
+            })
+            .collect();
+    }
+
+    /// Offset of row `y` (which may be -1 or -2) in a plane's ring.
+    #[inline]
+    fn row(&self, y: usize) -> usize {
+        (y % RING) * self.stride
+    }
+
+    pub(crate) fn encode<E: BitEncode>(&mut self, samples: &[u8], enc: &mut E) -> Result<(), EntropyError> {
+        let mut io = EncIo(enc);
+        let transform = if self.layout.rgb { choose_transform(self, samples) } else { Transform::None };
+        if self.layout.rgb {
+            let code = transform.code();
+            io.bit(code & 2 != 0, 32768)?;
+            io.bit(code & 1 != 0, 32768)?;
+            let layout = Layout::new(color_of(&self.layout), self.maxval as u16, transform);
+            self.set_layout(layout);
+        }
+        self.run(&mut io, Some(samples), &mut Vec::new())
+    }
+
+    pub(crate) fn decode<D: BitDecode>(
+        &mut self,
+        dec: &mut D,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EntropyError> {
+        let mut io = DecIo(dec);
+        if self.layout.rgb {
+            let hi = io.bit(false, 32768)?;
+            let lo = io.bit(false, 32768)?;
+            let transform = Transform::from_code(u32::from(hi) * 2 + u32::from(lo));
+            let layout = Layout::new(color_of(&self.layout), self.maxval as u16, transform);
+            self.set_layout(layout);
+        }
+        self.run(&mut io, None, out)
+    }
+
+    /// Code every sample of the stripe: read from `src` (encoder) or written
+    /// to `out` (decoder).
+    fn run<IO: BitIo>(
+        &mut self,
+        io: &mut IO,
+        src: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EntropyError> {
+        let layout = self.layout;
+        let ch = layout.channels;
+        let wide = self.maxval > 255;
+        let bps = if wide { 2 } else { 1 };
+        for y in 0..self.rows {
+            self.start_row(y);
+            for x in 0..self.width {
+                let mut v = [0i32; 4];
+                if let Some(src) = src {
+                    let at = (y * self.width + x) * ch * bps;
+                    let mut c = [0i32; 4];
+                    for (k, cv) in c.iter_mut().enumerate().take(ch) {
+                        *cv = if wide {
+                            i32::from(u16::from_be_bytes([src[at + 2 * k], src[at + 2 * k + 1]]))
+                        } else {
+                            i32::from(src[at + k])
+                        };
+                    }
+                    v = layout.forward(&c);
+                }
+                for (p, vp) in v.iter_mut().enumerate().take(layout.planes) {
+                    *vp = self.code_sample(io, p, y, x, *vp)?;
+                }
+                if src.is_none() {
+                    let c = layout.inverse(&v, self.maxval);
+                    for &cv in c.iter().take(ch) {
+                        if wide {
+                            out.extend_from_slice(&(cv as u16).to_be_bytes());
+                        } else {
+                            out.push(cv as u8);
+                        }
+                    }
+                }
+            }
+            self.end_row(y);
+        }
+        Ok(())
+    }
+
+    /// Before row `y`: the left padding repeats the first sample of the row
+    /// above (and its errors and residual).
+    fn start_row(&mut self, y: usize) {
+        let cur = self.row(y + RING);
+        let up = self.row(y + RING - 1);
+        for p in &mut self.planes {
+            let np = p.np;
+            for pad in 0..PAD {
+                p.vals[cur + pad] = p.vals[up + PAD];
+                p.res[cur + pad] = p.res[up + PAD];
+                let (dst, src) = ((cur + pad) * np, (up + PAD) * np);
+                p.errs.copy_within(src..src + np, dst);
+            }
+        }
+    }
+
+    /// After row `y`: the right padding repeats the row's last sample.
+    fn end_row(&mut self, y: usize) {
+        let cur = self.row(y + RING);
+        let last = cur + PAD + self.width - 1;
+        for p in &mut self.planes {
+            let np = p.np;
+            for pad in 1..=PAD {
+                p.vals[last + pad] = p.vals[last];
+                p.res[last + pad] = p.res[last];
+                p.errs.copy_within(last * np..(last + 1) * np, (last + pad) * np);
+            }
+        }
+    }
+
+    /// Predict and code (or decode) the sample of plane `c` at (`y`, `x`),
+    /// whose value is `value` when encoding; returns the value.
+    #[inline]
+    fn code_sample<IO: BitIo>(
+        &mut self,
+        io: &mut IO,
+        c: usize,
+        y: usize,
+        x: usize,
+        value: i32,
+    ) -> Result<i32, EntropyError> {
+        let cur = self.row(y + RING) + PAD + x;
+        let up = self.row(y + RING - 1) + PAD + x;
+        let up2 = self.row(y + RING - 2) + PAD + x;
+        let nb_of = |p: &Plane| Nb {
+            w: p.vals[cur - 1],
+            n: p.vals[up],
+            nw: p.vals[up - 1],
+            ne: p.vals[up + 1],
+            ww: p.vals[cur - 2],
+            nn: p.vals[up2],
+            nne: p.vals[up2 + 1],
+        };
+        let pl = &self.planes[c];
+        let (lo, hi, np) = (pl.lo, pl.hi, pl.np);
+        let nb = nb_of(pl);
+
+        // Predictors.
+        let mut preds = [0i32; MAX_PREDICTORS];
+        predict::spatial(&nb, &mut preds);
+        let mut rres = [0i32; 2];
+        for r in 0..pl.nrefs {
+            let rp = &self.planes[pl.refs[r]];
+            predict::inter(&nb, &nb_of(rp), rp.vals[cur], &mut preds, SPATIAL + INTER * r);
+            rres[r] = rp.res[cur];
+        }
+        let (plo, phi) = (lo << FRAC_BITS, hi << FRAC_BITS);
+        for p in &mut preds[..np] {
+            *p = (*p).clamp(plo, phi);
+        }
+
+        // Error sums of the predictors around the sample.
+        let mut es = [0u32; MAX_PREDICTORS];
+        {
+            let e = &pl.errs;
+            let at = |pos: usize| pos * np;
+            let (w, n, nw, ne, ww, nn) = (at(cur - 1), at(up), at(up - 1), at(up + 1), at(cur - 2), at(up2));
+            for (k, s) in es[..np].iter_mut().enumerate() {
+                *s = 2 * e[w + k] + 2 * e[n + k] + e[nw + k] + e[ne + k] + e[ww + k] + e[nn + k];
+            }
+        }
+        let (blended, emin) = predict::blend(&preds[..np], &es[..np]);
+
+        // Residual contexts.
+        let res = &pl.res;
+        let (r_w, r_n, r_nw, r_ne) = (res[cur - 1], res[up], res[up - 1], res[up + 1]);
+        let sa = 2 * r_w.unsigned_abs() + 2 * r_n.unsigned_abs() + r_nw.unsigned_abs() + r_ne.unsigned_abs();
+        let qa = qlog(sa >> self.dsh);
+        let qb = qlog(emin >> (FRAC_BITS + self.dsh));
+        let b8 = blended;
+        let tex = usize::from(nb.n << FRAC_BITS > b8)
+            | usize::from(nb.w << FRAC_BITS > b8) << 1
+            | usize::from(nb.nw << FRAC_BITS > b8) << 2
+            | usize::from(nb.ne << FRAC_BITS > b8) << 3
+            | usize::from(nb.nn << FRAC_BITS > b8) << 4
+            | usize::from(nb.ww << FRAC_BITS > b8) << 5;
+
+        // Bias correction.
+        let bctx = (c * 16 + qa) * 16 + (tex & 15);
+        let pred = (blended + (self.bias[bctx] >> 4)).clamp(plo, phi);
+        let phat = ((pred + (1 << (FRAC_BITS - 1))) >> FRAC_BITS).clamp(lo, hi);
+        let frac = (pred + (1 << (FRAC_BITS - 1)) - (phat << FRAC_BITS)).clamp(0, 7) as usize;
+
+        // Contexts of the decisions.
+        let ds = |r: i32| qsign(r >> self.dsh);
+        self.base = [
+            c * 16 + qa,
+            (c * 16 + qb) * 8 + frac,
+            ((c * 11 + ds(r_w)) * 11 + ds(r_n)) * 4 + (qa >> 2),
+            ((c * 11 + ds(r_nw)) * 11 + ds(r_ne)) * 4 + (qa >> 2),
+            ((c * 11 + ds(rres[0])) * 11 + ds(rres[1])) * 8 + (qa >> 1),
+            (c * 64 + tex) * 4 + (qa >> 2),
+        ];
+        for (b, &n) in self.base.iter_mut().zip(&T_SIZES) {
+            *b = (*b).min(n - 1) << NODE_BITS;
+        }
+        let hshift = 64 - self.hbits;
+        let h0 = mix(mix(c as u64 + 1, nb.w as u64), mix(nb.n as u64, (nb.ne as u64) << 20 ^ nb.nw as u64));
+        let prev = if c > 0 { self.planes[c - 1].vals[cur] } else { nb.nn };
+        let h1 = mix(mix(c as u64 + 17, prev as u64), mix(nb.w as u64, nb.n as u64 ^ (frac as u64) << 40));
+        self.hbase = [(h0 >> hshift) as usize, (h1 >> hshift) as usize];
+        self.sel0 = c * NODES;
+        self.sel1 = (c * 16 + qa) * 4;
+        self.fin = c * 4;
+        self.a1 = (c * 16 + qa) << NODE_BITS;
+        self.a2 = ((c * 11 + ds(r_w)) * 11 + ds(r_n)) << NODE_BITS;
+
+        // The residual (spec §4.4).
+        let r = value - phat;
+        let v = if self.decide(io, ZERO, r == 0)? {
+            phat
+        } else {
+            let (pos_ok, neg_ok) = (phat < hi, phat > lo);
+            let positive = match (pos_ok, neg_ok) {
+                (true, true) => self.decide(io, SIGN, r > 0)?,
+                (p, _) => p,
+            };
+            let mmax = if positive { hi - phat } else { phat - lo } - 1;
+            if mmax < 0 {
+                phat // only a damaged stream gets here
+            } else {
+                let m = r.abs() - 1;
+                let mut k = 0u32;
+                loop {
+                    let next = (2 << k) - 1;
+                    if next > mmax || !self.decide(io, unary_node(k, positive), m >= next)? {
+                        break;
+                    }
+                    k += 1;
+                }
+                let first = (1i32 << k) - 1;
+                let mut off = 0i32;
+                for j in 0..k {
+                    let shift = k - 1 - j;
+                    let bit = (m - first) >> shift & 1 != 0;
+                    let b = if j < 2 {
+                        self.decide(io, mant_node(k, j), bit)?
+                    } else {
+                        self.decide_cheap(io, mant_node(k, j), bit)?
+                    };
+                    off = off << 1 | i32::from(b);
+                }
+                let m = (first + off).min(mmax);
+                if positive {
+                    phat + m + 1
+                } else {
+                    phat - m - 1
+                }
+            }
+        };
+
+        // Updates.
+        let target = v << FRAC_BITS;
+        let b = &mut self.bias[bctx];
+        *b += (((target - blended).clamp(-4096, 4096) << 4) - *b) >> 5;
+        let pl = &mut self.planes[c];
+        pl.vals[cur] = v;
+        pl.res[cur] = v - phat;
+        let at = cur * np;
+        for (e, &p) in pl.errs[at..at + np].iter_mut().zip(&preds[..np]) {
+            *e = (p - target).unsigned_abs();
+        }
+        if y == 0 {
+            // The first row has no row above: make the virtual rows above it
+            // follow the row itself, so that N, NE, NN... act as W.
+            for yy in [RING - 1, RING - 2] {
+                let o = yy * self.stride + PAD + x;
+                pl.vals[o + 1] = v;
+                pl.vals[o + 2] = v;
+            }
+        }
+        Ok(v)
+    }
+
+    /// Code one decision with the full model.
+    #[inline]
+    fn decide<IO: BitIo>(&mut self, io: &mut IO, node: usize, bit: bool) -> Result<bool, EntropyError> {
+        let hmask = (1usize << self.hbits) - 1;
+        {
+            let x = self.mixer.inputs_mut();
+            for i in 0..NT {
+                x[i] = stretch(self.t[i].p12(self.base[i] | node));
+            }
+            for j in 0..NH {
+                x[NT + j] = stretch(self.h[j].p12((self.hbase[j] + node) & hmask));
+            }
+            x[NT + NH] = 256;
+        }
+        self.mixer.select(0, self.sel0 + node);
+        self.mixer.select(1, self.sel1 + node_class(node));
+        self.mixer.select_final(self.fin + node_class(node));
+        let lg = self.mixer.mix();
+        let pm = squash(lg);
+        let p1 = self.apm1.p(lg, self.a1 | node);
+        let p2 = self.apm2.p(lg, self.a2 | node);
+        let p = ((pm + p1 + 2 * p2 + 2) >> 2).clamp(1, 65535) as u16;
+        let b = io.bit(bit, p)?;
+        let y = u32::from(b);
+        for i in 0..NT {
+            self.t[i].update(self.base[i] | node, y);
+        }
+        for j in 0..NH {
+            self.h[j].update((self.hbase[j] + node) & hmask, y);
+        }
+        self.mixer.update(y);
+        self.apm1.update(y);
+        self.apm2.update(y);
+        Ok(b)
+    }
+
+    /// Code one low-order mantissa decision with one table only.
+    #[inline]
+    fn decide_cheap<IO: BitIo>(&mut self, io: &mut IO, node: usize, bit: bool) -> Result<bool, EntropyError> {
+        let cx = self.base[0] | node;
+        let p = (self.t[0].p12(cx) * 16 + 8).clamp(1, 65535) as u16;
+        let b = io.bit(bit, p)?;
+        self.t[0].update(cx, u32::from(b));
+        Ok(b)
+    }
+}
+
+/// The colour type a layout was made for (only RGB layouts are re-made).
+fn color_of(l: &Layout) -> nzip_format::ColorType {
+    if l.alpha {
+        nzip_format::ColorType::Rgba
+    } else {
+        nzip_format::ColorType::Rgb
+    }
+}
+
+/// Pick the colour transform of an RGB stripe: the one whose planes have the
+/// smallest sum of bit lengths of their MED residuals (spec §4.2). Encoder
+/// only; integer arithmetic, so the choice is the same everywhere.
+fn choose_transform(m: &Model, samples: &[u8]) -> Transform {
+    let (w, rows, ch) = (m.width, m.rows, m.layout.channels);
+    let wide = m.maxval > 255;
+    let bps = if wide { 2 } else { 1 };
+    let get = |y: usize, x: usize, k: usize| -> i32 {
+        let at = ((y * w + x) * ch + k) * bps;
+        if wide {
+            i32::from(u16::from_be_bytes([samples[at], samples[at + 1]]))
+        } else {
+            i32::from(samples[at])
+        }
+    };
+    let mut best = (u64::MAX, Transform::None);
+    for t in Transform::ALL {
+        let layout = Layout::new(color_of(&m.layout), m.maxval as u16, t);
+        let f = layout.first_color;
+        let mut prev: Vec<[i32; 4]> = vec![[0; 4]; w];
+        let mut row: Vec<[i32; 4]> = vec![[0; 4]; w];
+        let mut cost = 0u64;
+        for y in 0..rows {
+            for x in 0..w {
+                let c = [get(y, x, 0), get(y, x, 1), get(y, x, 2), if ch == 4 { get(y, x, 3) } else { 0 }];
+                row[x] = layout.forward(&c);
+                if y == 0 || x == 0 {
+                    continue;
+                }
+                for p in f..f + 3 {
+                    let (a, b, c) = (row[x - 1][p], prev[x][p], prev[x - 1][p]);
+                    let pred = a.max(b).min(a.min(b).max(a + b - c));
+                    cost += u64::from(32 - (row[x][p] - pred).unsigned_abs().leading_zeros());
+                }
+            }
+            std::mem::swap(&mut prev, &mut row);
+        }
+        if cost < best.0 {
+            best = (cost, t);
+        }
+    }
+    best.1
+}
