@@ -150,6 +150,12 @@ pub struct Cli {
     #[arg(long, help_heading = "Compression")]
     pub verify: bool,
 
+    /// Compress every input as bytes, so that it decompresses byte for byte. Without
+    /// it, PNG and PNM images are coded by the image model: their pixels and
+    /// metadata come back exactly, but a PNG's compressed pixel data is nzip's own
+    #[arg(long, help_heading = "Compression")]
+    pub bytes: bool,
+
     /// Worker threads, 0 = one per core [default: 0, or NZIP_THREADS]; the output
     /// bytes never depend on it
     #[arg(short = 'T', long, value_name = "N", help_heading = "Compression",
@@ -257,6 +263,8 @@ pub struct Settings {
     pub threads: usize,
     /// `--verify`.
     pub verify: bool,
+    /// Code PNG and PNM inputs with the image model (not `--bytes`).
+    pub images: bool,
     /// Number of `-q`.
     pub quiet: u8,
     /// Number of `-v`.
@@ -324,7 +332,10 @@ pub fn version_text(verbose: bool) -> String {
         nzip_format::VERSION_MINOR
     );
     if verbose {
-        s.push_str("coders: range, ans\nmethods: cm (context mixing), stored\n");
+        s.push_str(
+            "coders: range, ans\nmethods: cm (context mixing), img (predictive image model), stored\n\
+             media: bytes, image (PNG, PGM/PPM/PAM)\n",
+        );
     }
     s
 }
@@ -401,6 +412,7 @@ impl Settings {
             chunk_size: cli.chunk_size,
             threads,
             verify: cli.verify,
+            images: !cli.bytes,
             quiet: cli.quiet,
             verbose: cli.verbose,
             json: cli.json,

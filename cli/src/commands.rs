@@ -202,7 +202,7 @@ fn compress_opts(settings: &Settings) -> CompressOptions {
         coder: settings.coder,
         threads: settings.threads,
         chunk_size: settings.chunk_size,
-        ..CompressOptions::default()
+        images: settings.images,
     }
 }
 
@@ -355,6 +355,8 @@ struct FrameJson {
     compressed_bytes: u64,
     original_bytes: u64,
     content_xxh64: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
 }
 
 /// One file in `nzip -l --json`.
@@ -417,6 +419,7 @@ fn frame_json(f: &FrameSummary) -> FrameJson {
         compressed_bytes: f.compressed_bytes,
         original_bytes: f.content_bytes,
         content_xxh64: format!("{:016x}", f.content_xxh64),
+        image: f.image.as_ref().map(ToString::to_string),
     }
 }
 
@@ -535,6 +538,9 @@ fn list_all(settings: &Settings, reporter: &Reporter) -> Status {
                     f.content_bytes,
                     f.content_xxh64
                 ));
+                if let Some(image) = &f.image {
+                    lines.push(format!("      image: {image} (content = its samples)"));
+                }
             }
         }
         if write_lines(&mut out, &mut lines).is_err() {

@@ -101,6 +101,8 @@ pub struct FrameSummary {
     pub chunks_stored: u64,
     /// The whole-content XXH64 recorded in the frame.
     pub content_xxh64: u64,
+    /// The image description of an image frame (its content is the samples).
+    pub image: Option<nzip_format::ImageInfo>,
 }
 
 /// Default chunk size for a level: large enough that the adaptive model's
@@ -384,6 +386,7 @@ pub fn list<R: Read>(input: R, opts: &DecompressOptions) -> Result<Vec<FrameSumm
     let mut frames = Vec::new();
     let mut start = 0;
     while let Some(header) = reader.next_frame()? {
+        let image = reader.image().cloned();
         let mut chunks_stored = 0;
         while let Some(chunk) = reader.next_chunk()? {
             if chunk.kind == ChunkKind::Stored {
@@ -398,6 +401,7 @@ pub fn list<R: Read>(input: R, opts: &DecompressOptions) -> Result<Vec<FrameSumm
             chunks: tail.chunk_count,
             chunks_stored,
             content_xxh64: tail.content_xxh64,
+            image,
         });
         start = reader.offset();
     }

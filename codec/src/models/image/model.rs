@@ -60,6 +60,23 @@ fn mant_node(k: u32, j: u32) -> usize {
     42 + 3 * k as usize + j.min(2) as usize
 }
 
+/// Entries per bucket of a hashed table (one 64-byte cache line).
+const HSLOTS: usize = 16;
+
+/// The bucket slot of a decision in the hashed tables, or [`HSLOTS`] for a
+/// decision hashed on its own: zero, sign, the first four unary decisions of
+/// each sign, and the first mantissa bits of buckets 1 and 2.
+#[inline]
+fn hslot(node: usize, hx: usize) -> usize {
+    match node {
+        0..=9 => node,
+        45 => 10,
+        48 => 11,
+        49 => 12 + ((hx >> (NODE_BITS + 2)) & 1),
+        _ => HSLOTS,
+    }
+}
+
 /// Node classes (for the mixer's weight selection): zero, sign, unary, mantissa.
 #[inline]
 fn node_class(node: usize) -> usize {
@@ -135,7 +152,7 @@ const T_SIZES: [usize; 6] =
     [4 * 16, 4 * 16 * 8, 4 * 11 * 11 * 4, 4 * 11 * 11 * 4, 4 * 11 * 11 * 8, 4 * 64 * 4];
 const NT: usize = T_SIZES.len();
 /// Hashed context tables.
-const NH: usize = 2;
+const NH: usize = 3;
 /// Mixer inputs: the tables and a constant.
 const N_INPUTS: usize = NT + NH + 1;
 
@@ -146,8 +163,16 @@ const H_LIMIT: u32 = 127;
 const LR: i32 = 6;
 const LR_FINAL: i32 = 2;
 
+/// Tuning aid: print the ideal code length per plane and node class to
+/// stderr when a model is dropped (never on in a release).
+const STATS: bool = false;
+
 /// The model of one stripe.
 pub(crate) struct Model {
+    /// Ideal code length per plane and node class (only with `STATS`).
+    cost: [[f64; 4]; 4],
+    decisions: u64,
+    plane: usize,
     width: usize,
     rows: usize,
     stride: usize,
@@ -172,6 +197,10 @@ pub(crate) struct Model {
     fin: usize,
     a1: usize,
     a2: usize,
+    /// Extra key of the hashed contexts (the mantissa prefix).
+    hx: usize,
+    /// The full hashes of the hashed contexts.
+    hraw: [u64; NH],
 }
 
 impl Model {
@@ -182,8 +211,11 @@ impl Model {
         let pixels = width.saturating_mul(s.rows as usize);
         // Hash tables: about 8 entries per sample, 2^16..=2^22.
         let want = pixels.saturating_mul(layout.planes).saturating_mul(8).max(1);
-        let hbits = (usize::BITS - want.leading_zeros()).clamp(16, 22);
+        let hbits = (usize::BITS - want.leading_zeros()).clamp(16, 20);
         let mut m = Model {
+            cost: [[0.0; 4]; 4],
+            decisions: 0,
+            plane: 0,
             width,
             rows: s.rows as usize,
             stride,
@@ -205,6 +237,8 @@ impl Model {
             fin: 0,
             a1: 0,
             a2: 0,
+            hx: 0,
+            hraw: [0; NH],
         };
         m.set_layout(layout);
         m
@@ -376,6 +410,7 @@ impl Model {
             nn: p.vals[up2],
             nne: p.vals[up2 + 1],
         };
+        self.plane = c;
         let pl = &self.planes[c];
         let (lo, hi, np) = (pl.lo, pl.hi, pl.np);
         let nb = nb_of(pl);
@@ -439,11 +474,32 @@ impl Model {
         for (b, &n) in self.base.iter_mut().zip(&T_SIZES) {
             *b = (*b).min(n - 1) << NODE_BITS;
         }
+        // Hashed contexts: exact neighbour values relative to the prediction
+        // (graphics repeat them exactly), with the residuals of the pixel's
+        // planes coded before.
         let hshift = 64 - self.hbits;
-        let h0 = mix(mix(c as u64 + 1, nb.w as u64), mix(nb.n as u64, (nb.ne as u64) << 20 ^ nb.nw as u64));
-        let prev = if c > 0 { self.planes[c - 1].vals[cur] } else { nb.nn };
-        let h1 = mix(mix(c as u64 + 17, prev as u64), mix(nb.w as u64, nb.n as u64 ^ (frac as u64) << 40));
-        self.hbase = [(h0 >> hshift) as usize, (h1 >> hshift) as usize];
+        let d = |v: i32| (v - phat) as u32 as u64;
+        let (dw, dn, dnw, dne) = (d(nb.w), d(nb.n), d(nb.nw), d(nb.ne));
+        let h0 = mix(mix(c as u64 + 1, dw << 32 | dn), dnw << 32 | dne);
+        let (pr, pe) = if c > 0 {
+            let p = &self.planes[c - 1];
+            let v = p.vals[cur];
+            (p.res[cur], u64::from(v == p.vals[cur - 1]) | u64::from(v == p.vals[up]) << 1)
+        } else {
+            (0, 0)
+        };
+        let h1 = mix(
+            mix(c as u64 + 17, (rres[0] as u32 as u64) << 32 | pr as u32 as u64),
+            (dw << 32 | dn) ^ pe << 62,
+        );
+        let h2 = mix(
+            mix(mix(c as u64 + 33, dw << 32 | dn), dnw << 32 | dne),
+            d(nb.ww) << 42 ^ d(nb.nn) << 21 ^ d(nb.nne),
+        );
+        self.hraw = [h0, h1, h2];
+        for (b, &h) in self.hbase.iter_mut().zip(&self.hraw) {
+            *b = (h >> hshift) as usize & !(HSLOTS - 1);
+        }
         self.sel0 = c * NODES;
         self.sel1 = (c * 16 + qa) * 4;
         self.fin = c * 4;
@@ -452,6 +508,7 @@ impl Model {
 
         // The residual (spec §4.4).
         let r = value - phat;
+        self.hx = 0;
         let v = if self.decide(io, ZERO, r == 0)? {
             phat
         } else {
@@ -478,11 +535,10 @@ impl Model {
                 for j in 0..k {
                     let shift = k - 1 - j;
                     let bit = (m - first) >> shift & 1 != 0;
-                    let b = if j < 2 {
-                        self.decide(io, mant_node(k, j), bit)?
-                    } else {
-                        self.decide_cheap(io, mant_node(k, j), bit)?
-                    };
+                    // The hashed contexts also see the bits decoded so far, so
+                    // that they can learn exact values.
+                    self.hx = ((off as usize) << 1 | 1) << (NODE_BITS + j.min(2));
+                    let b = self.decide(io, mant_node(k, j), bit)?;
                     off = off << 1 | i32::from(b);
                 }
                 let m = (first + off).min(mmax);
@@ -520,14 +576,24 @@ impl Model {
     /// Code one decision with the full model.
     #[inline]
     fn decide<IO: BitIo>(&mut self, io: &mut IO, node: usize, bit: bool) -> Result<bool, EntropyError> {
-        let hmask = (1usize << self.hbits) - 1;
+        // The common decisions of a sample share one 64-byte bucket of each
+        // hashed table; the others are hashed individually.
+        let slot = hslot(node, self.hx);
+        let mut hidx = [0usize; NH];
+        for (j, h) in hidx.iter_mut().enumerate() {
+            *h = if slot < HSLOTS {
+                self.hbase[j] + slot
+            } else {
+                (mix(self.hraw[j], (node | self.hx) as u64) >> (64 - self.hbits)) as usize
+            };
+        }
         {
             let x = self.mixer.inputs_mut();
             for i in 0..NT {
                 x[i] = stretch(self.t[i].p12(self.base[i] | node));
             }
             for j in 0..NH {
-                x[NT + j] = stretch(self.h[j].p12((self.hbase[j] + node) & hmask));
+                x[NT + j] = stretch(self.h[j].p12(hidx[j]));
             }
             x[NT + NH] = 256;
         }
@@ -540,27 +606,52 @@ impl Model {
         let p2 = self.apm2.p(lg, self.a2 | node);
         let p = ((pm + p1 + 2 * p2 + 2) >> 2).clamp(1, 65535) as u16;
         let b = io.bit(bit, p)?;
+        if STATS {
+            let q = if b { f64::from(p) } else { 65536.0 - f64::from(p) };
+            self.cost[self.plane][node_class(node)] += 16.0 - q.log2();
+            self.decisions += 1;
+        }
         let y = u32::from(b);
         for i in 0..NT {
             self.t[i].update(self.base[i] | node, y);
         }
         for j in 0..NH {
-            self.h[j].update((self.hbase[j] + node) & hmask, y);
+            self.h[j].update(hidx[j], y);
         }
         self.mixer.update(y);
         self.apm1.update(y);
         self.apm2.update(y);
         Ok(b)
     }
+}
 
-    /// Code one low-order mantissa decision with one table only.
-    #[inline]
-    fn decide_cheap<IO: BitIo>(&mut self, io: &mut IO, node: usize, bit: bool) -> Result<bool, EntropyError> {
-        let cx = self.base[0] | node;
-        let p = (self.t[0].p12(cx) * 16 + 8).clamp(1, 65535) as u16;
-        let b = io.bit(bit, p)?;
-        self.t[0].update(cx, u32::from(b));
-        Ok(b)
+impl Drop for Model {
+    fn drop(&mut self) {
+        if STATS {
+            let total: f64 = self.cost.iter().flatten().sum();
+            let per: Vec<String> = self
+                .cost
+                .iter()
+                .take(self.layout.planes)
+                .map(|c| {
+                    format!(
+                        "[z {:.0} s {:.0} u {:.0} m {:.0}]",
+                        c[0] / 8.0,
+                        c[1] / 8.0,
+                        c[2] / 8.0,
+                        c[3] / 8.0
+                    )
+                })
+                .collect();
+            let samples = (self.width * self.rows * self.layout.planes) as f64;
+            eprintln!(
+                "img stats: {:.0} bytes {:?} {:.2} decisions/sample {}",
+                total / 8.0,
+                self.layout.transform,
+                self.decisions as f64 / samples,
+                per.join(" ")
+            );
+        }
     }
 }
 
