@@ -104,6 +104,15 @@ fn qlog(v: u32) -> usize {
     (q as usize).min(15)
 }
 
+/// A signed difference in 1/8 units in 15 classes: 0, ±1..3, ±4..7,
+/// ±8..15, ±16..31, ±32..63, ±64..127, beyond (index 0..=14).
+#[inline]
+fn qdiff(d: i32) -> usize {
+    let a = d.unsigned_abs();
+    let m = if a == 0 { 0 } else { (33 - a.leading_zeros() as i32).min(8) - 1 };
+    (7 + if d < 0 { -m } else { m }) as usize
+}
+
 /// A signed residual in 11 classes: 0, ±1, ±2, ±3..4, ±5..8, beyond (index 0..=10).
 #[inline]
 fn qsign(r: i32) -> usize {
@@ -145,16 +154,39 @@ struct Plane {
     errs: Vec<u32>,
     /// Residual of the final prediction (sample units), `RING × stride`.
     res: Vec<i32>,
+    /// NLMS weights (Q16) over the taps of [`Model::lms_taps`].
+    lms: [i32; LMS_TAPS],
 }
 
 /// Direct context tables, their sizes (contexts, before the node bits).
-const T_SIZES: [usize; 6] =
-    [4 * 16, 4 * 16 * 8, 4 * 11 * 11 * 4, 4 * 11 * 11 * 4, 4 * 11 * 11 * 8, 4 * 64 * 4];
+const T_SIZES: [usize; 11] = [
+    4 * 16,
+    4 * 16 * 8,
+    4 * 11 * 11 * 4,
+    4 * 11 * 11 * 4,
+    4 * 11 * 11 * 8,
+    4 * 64 * 4,
+    4 * 16 * 16,
+    4 * 15 * 15 * 4,
+    4 * 15 * 15 * 4,
+    4 * 15 * 15 * 4,
+    4 * 15 * 15 * 4,
+];
 const NT: usize = T_SIZES.len();
 /// Hashed context tables.
 const NH: usize = 3;
 /// Mixer inputs: the tables and a constant.
 const N_INPUTS: usize = NT + NH + 1;
+
+/// Rows of a stripe on which the encoder tries each colour transform, in
+/// blocks of `TRIAL_BLOCK` rows spread over the stripe.
+const TRIAL_ROWS: usize = 32;
+const TRIAL_BLOCK: usize = 8;
+
+/// Taps of the NLMS predictor: twelve neighbours and two per reference plane.
+const LMS_TAPS: usize = 16;
+/// NLMS step: 2^-LMS_MU.
+const LMS_MU: u32 = 3;
 
 /// Count limit of the direct and hashed state maps.
 const T_LIMIT: u32 = 255;
@@ -169,6 +201,7 @@ const STATS: bool = false;
 
 /// The model of one stripe.
 pub(crate) struct Model {
+    level: u8,
     /// Ideal code length per plane and node class (only with `STATS`).
     cost: [[f64; 4]; 4],
     decisions: u64,
@@ -204,7 +237,7 @@ pub(crate) struct Model {
 }
 
 impl Model {
-    pub(crate) fn new(s: &Stripe, _level: u8) -> Model {
+    pub(crate) fn new(s: &Stripe, level: u8) -> Model {
         let width = s.width as usize;
         let stride = width + 2 * PAD;
         let layout = Layout::new(s.color, s.maxval, Transform::None);
@@ -213,6 +246,7 @@ impl Model {
         let want = pixels.saturating_mul(layout.planes).saturating_mul(8).max(1);
         let hbits = (usize::BITS - want.leading_zeros()).clamp(16, 20);
         let mut m = Model {
+            level,
             cost: [[0.0; 4]; 4],
             decisions: 0,
             plane: 0,
@@ -260,7 +294,7 @@ impl Model {
                 } else {
                     ([0, 0], 0)
                 };
-                let np = SPATIAL + INTER * nrefs;
+                let np = SPATIAL + INTER * nrefs + 1;
                 Plane {
                     lo,
                     hi,
@@ -270,6 +304,7 @@ impl Model {
                     vals: vec![init; RING * stride],
                     errs: vec![0; RING * stride * np],
                     res: vec![0; RING * stride],
+                    lms: [0; LMS_TAPS],
                 }
             })
             .collect();
@@ -283,7 +318,7 @@ impl Model {
 
     pub(crate) fn encode<E: BitEncode>(&mut self, samples: &[u8], enc: &mut E) -> Result<(), EntropyError> {
         let mut io = EncIo(enc);
-        let transform = if self.layout.rgb { choose_transform(self, samples) } else { Transform::None };
+        let transform = if self.layout.rgb { self.trial_transform(samples) } else { Transform::None };
         if self.layout.rgb {
             let code = transform.code();
             io.bit(code & 2 != 0, 32768)?;
@@ -292,6 +327,40 @@ impl Model {
             self.set_layout(layout);
         }
         self.run(&mut io, Some(samples), &mut Vec::new())
+    }
+
+    /// The colour transform that codes a sample of the stripe's rows
+    /// smallest (encoder only; compares coded byte counts, so the choice is
+    /// the same on every machine).
+    fn trial_transform(&self, samples: &[u8]) -> Transform {
+        let row_bytes = samples.len() / self.rows.max(1);
+        let blocks = TRIAL_ROWS / TRIAL_BLOCK;
+        let sub: Vec<u8> = if self.rows <= TRIAL_ROWS {
+            samples.to_vec()
+        } else {
+            (0..blocks)
+                .flat_map(|k| {
+                    let start = k * (self.rows - TRIAL_BLOCK) / (blocks - 1);
+                    samples[start * row_bytes..(start + TRIAL_BLOCK) * row_bytes].iter().copied()
+                })
+                .collect()
+        };
+        let shape = Stripe {
+            width: self.width as u32,
+            rows: (sub.len() / row_bytes.max(1)) as u32,
+            color: color_of(&self.layout),
+            maxval: self.maxval as u16,
+        };
+        let mut best = (usize::MAX, Transform::None);
+        for t in Transform::ALL {
+            let mut m = Model::new(&shape, self.level);
+            m.set_layout(Layout::new(shape.color, shape.maxval, t));
+            let mut enc = crate::entropy::binary::RangeBitEncoder::new();
+            if m.run(&mut EncIo(&mut enc), Some(&sub), &mut Vec::new()).is_ok() && enc.num_bytes() < best.0 {
+                best = (enc.num_bytes(), t);
+            }
+        }
+        best.1
     }
 
     pub(crate) fn decode<D: BitDecode>(
@@ -424,6 +493,38 @@ impl Model {
             predict::inter(&nb, &nb_of(rp), rp.vals[cur], &mut preds, SPATIAL + INTER * r);
             rres[r] = rp.res[cur];
         }
+        // NLMS over differences to W.
+        let mut taps = [0i32; LMS_TAPS];
+        {
+            let v = &pl.vals;
+            let up3 = self.row(y + RING - 3) + PAD + x;
+            taps[..12].copy_from_slice(&[
+                nb.n - nb.w,
+                nb.nw - nb.w,
+                nb.ne - nb.w,
+                nb.ww - nb.w,
+                nb.nn - nb.w,
+                nb.nne - nb.w,
+                v[up - 2] - nb.w,
+                v[up2 - 1] - nb.w,
+                v[up + 2] - nb.w,
+                v[up2 + 2] - nb.w,
+                v[up3] - nb.w,
+                v[up2 - 2] - nb.w,
+            ]);
+        }
+        for r in 0..pl.nrefs {
+            let rp = &self.planes[pl.refs[r]];
+            let rx = rp.vals[cur];
+            taps[12 + 2 * r] = rx - rp.vals[cur - 1];
+            taps[13 + 2 * r] = rx - rp.vals[up];
+        }
+        let mut acc: i64 = 0;
+        for (&w, &t) in pl.lms.iter().zip(&taps) {
+            acc += i64::from(w) * i64::from(t);
+        }
+        let lms_pred = (nb.w << FRAC_BITS) + (acc >> (16 - FRAC_BITS)).clamp(-(1 << 24), 1 << 24) as i32;
+        preds[np - 1] = lms_pred;
         let (plo, phi) = (lo << FRAC_BITS, hi << FRAC_BITS);
         for p in &mut preds[..np] {
             *p = (*p).clamp(plo, phi);
@@ -435,11 +536,21 @@ impl Model {
             let e = &pl.errs;
             let at = |pos: usize| pos * np;
             let (w, n, nw, ne, ww, nn) = (at(cur - 1), at(up), at(up - 1), at(up + 1), at(cur - 2), at(up2));
+            let (nne, nww) = (at(up2 + 1), at(up - 2));
             for (k, s) in es[..np].iter_mut().enumerate() {
-                *s = 2 * e[w + k] + 2 * e[n + k] + e[nw + k] + e[ne + k] + e[ww + k] + e[nn + k];
+                *s = 3 * e[w + k]
+                    + 3 * e[n + k]
+                    + 2 * e[nw + k]
+                    + 2 * e[ne + k]
+                    + e[ww + k]
+                    + e[nn + k]
+                    + e[nne + k]
+                    + e[nww + k];
             }
         }
         let (blended, emin) = predict::blend(&preds[..np], &es[..np]);
+        let (pmin, pmax) = preds[..np].iter().fold((i32::MAX, i32::MIN), |(a, b), &p| (a.min(p), b.max(p)));
+        let qspread = qlog(((pmax - pmin) >> FRAC_BITS) as u32 >> self.dsh);
 
         // Residual contexts.
         let res = &pl.res;
@@ -470,6 +581,11 @@ impl Model {
             ((c * 11 + ds(r_nw)) * 11 + ds(r_ne)) * 4 + (qa >> 2),
             ((c * 11 + ds(rres[0])) * 11 + ds(rres[1])) * 8 + (qa >> 1),
             (c * 64 + tex) * 4 + (qa >> 2),
+            (c * 16 + qspread) * 16 + qb,
+            ((c * 15 + qdiff(preds[3] - pred)) * 15 + qdiff(preds[np - 1] - pred)) * 4 + (qa >> 2),
+            ((c * 15 + qdiff(preds[0] - pred)) * 15 + qdiff(preds[1] - pred)) * 4 + (qa >> 2),
+            ((c * 15 + qdiff(preds[7] - pred)) * 15 + qdiff(preds[4] - pred)) * 4 + (qa >> 2),
+            ((c * 15 + qdiff(preds[SPATIAL] - pred)) * 15 + qdiff(preds[SPATIAL + 3] - pred)) * 4 + (qa >> 2),
         ];
         for (b, &n) in self.base.iter_mut().zip(&T_SIZES) {
             *b = (*b).min(n - 1) << NODE_BITS;
@@ -555,6 +671,14 @@ impl Model {
         let b = &mut self.bias[bctx];
         *b += (((target - blended).clamp(-4096, 4096) << 4) - *b) >> 5;
         let pl = &mut self.planes[c];
+        {
+            let e8 = i64::from(target - lms_pred);
+            let energy: i64 = taps.iter().map(|&t| i64::from(t) * i64::from(t)).sum::<i64>() + 16;
+            let g = (e8 << (16 - FRAC_BITS)) / energy;
+            for (w, &t) in pl.lms.iter_mut().zip(&taps) {
+                *w = (i64::from(*w) + ((g * i64::from(t)) >> LMS_MU)).clamp(-(1 << 20), 1 << 20) as i32;
+            }
+        }
         pl.vals[cur] = v;
         pl.res[cur] = v - phat;
         let at = cur * np;
@@ -662,48 +786,4 @@ fn color_of(l: &Layout) -> nzip_format::ColorType {
     } else {
         nzip_format::ColorType::Rgb
     }
-}
-
-/// Pick the colour transform of an RGB stripe: the one whose planes have the
-/// smallest sum of bit lengths of their MED residuals (spec §4.2). Encoder
-/// only; integer arithmetic, so the choice is the same everywhere.
-fn choose_transform(m: &Model, samples: &[u8]) -> Transform {
-    let (w, rows, ch) = (m.width, m.rows, m.layout.channels);
-    let wide = m.maxval > 255;
-    let bps = if wide { 2 } else { 1 };
-    let get = |y: usize, x: usize, k: usize| -> i32 {
-        let at = ((y * w + x) * ch + k) * bps;
-        if wide {
-            i32::from(u16::from_be_bytes([samples[at], samples[at + 1]]))
-        } else {
-            i32::from(samples[at])
-        }
-    };
-    let mut best = (u64::MAX, Transform::None);
-    for t in Transform::ALL {
-        let layout = Layout::new(color_of(&m.layout), m.maxval as u16, t);
-        let f = layout.first_color;
-        let mut prev: Vec<[i32; 4]> = vec![[0; 4]; w];
-        let mut row: Vec<[i32; 4]> = vec![[0; 4]; w];
-        let mut cost = 0u64;
-        for y in 0..rows {
-            for x in 0..w {
-                let c = [get(y, x, 0), get(y, x, 1), get(y, x, 2), if ch == 4 { get(y, x, 3) } else { 0 }];
-                row[x] = layout.forward(&c);
-                if y == 0 || x == 0 {
-                    continue;
-                }
-                for p in f..f + 3 {
-                    let (a, b, c) = (row[x - 1][p], prev[x][p], prev[x - 1][p]);
-                    let pred = a.max(b).min(a.min(b).max(a + b - c));
-                    cost += u64::from(32 - (row[x][p] - pred).unsigned_abs().leading_zeros());
-                }
-            }
-            std::mem::swap(&mut prev, &mut row);
-        }
-        if cost < best.0 {
-            best = (cost, t);
-        }
-    }
-    best.1
 }

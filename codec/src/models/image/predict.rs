@@ -34,7 +34,7 @@ pub const SPATIAL: usize = 10;
 pub const INTER: usize = 5;
 
 /// Most predictors of a plane: the spatial ones and two reference planes.
-pub const MAX_PREDICTORS: usize = SPATIAL + 2 * INTER;
+pub const MAX_PREDICTORS: usize = SPATIAL + 2 * INTER + 1;
 
 /// Median of three.
 #[inline]
@@ -95,7 +95,7 @@ const fn build_inv_sq() -> [u32; 4096] {
 pub fn blend(preds: &[i32], errs: &[u32]) -> (i32, u32) {
     let k = preds.len().min(errs.len());
     let emin = errs[..k].iter().copied().min().unwrap_or(0);
-    let s = (32 - emin.leading_zeros()).saturating_sub(6);
+    let s = (32 - emin.leading_zeros()).saturating_sub(8);
     let mut sw: i64 = 0;
     let mut swp: i64 = 0;
     for (&p, &e) in preds[..k].iter().zip(&errs[..k]) {
