@@ -6,7 +6,7 @@ use super::transform::{Layout, Transform};
 use super::Stripe;
 use crate::entropy::binary::{BitDecode, BitEncode};
 use crate::entropy::EntropyError;
-use crate::models::cm::adaptive::{Apm, StateMap};
+use crate::models::cm::adaptive::StateMap;
 use crate::models::cm::hash::mix;
 use crate::models::cm::mixer::Mixer;
 use crate::models::cm::tables::{squash, stretch};
@@ -159,15 +159,11 @@ struct Plane {
 }
 
 /// Direct context tables, their sizes (contexts, before the node bits).
-const T_SIZES: [usize; 11] = [
-    4 * 16,
+const T_SIZES: [usize; 7] = [
     4 * 16 * 8,
     4 * 11 * 11 * 4,
-    4 * 11 * 11 * 4,
     4 * 11 * 11 * 8,
-    4 * 64 * 4,
     4 * 16 * 16,
-    4 * 15 * 15 * 4,
     4 * 15 * 15 * 4,
     4 * 15 * 15 * 4,
     4 * 15 * 15 * 4,
@@ -218,8 +214,7 @@ pub(crate) struct Model {
     h: Vec<StateMap>,
     hbits: u32,
     mixer: Mixer,
-    apm1: Apm,
-    apm2: Apm,
+
     /// Bias per context, in 1/16 of a prediction unit (1/128 sample).
     bias: Vec<i32>,
     // Per-sample contexts.
@@ -228,8 +223,7 @@ pub(crate) struct Model {
     sel0: usize,
     sel1: usize,
     fin: usize,
-    a1: usize,
-    a2: usize,
+
     /// Extra key of the hashed contexts (the mantissa prefix).
     hx: usize,
     /// The full hashes of the hashed contexts.
@@ -261,16 +255,14 @@ impl Model {
             h: (0..NH).map(|_| StateMap::new(1 << hbits, H_LIMIT)).collect(),
             hbits,
             mixer: Mixer::new(N_INPUTS, &[4 * NODES, 4 * 16 * 4], 16, LR, LR_FINAL),
-            apm1: Apm::new(4 * 16 * NODES, 7),
-            apm2: Apm::new(4 * 121 * NODES, 7),
+
             bias: vec![0; 4 * 16 * 16],
             base: [0; NT],
             hbase: [0; NH],
             sel0: 0,
             sel1: 0,
             fin: 0,
-            a1: 0,
-            a2: 0,
+
             hx: 0,
             hraw: [0; NH],
         };
@@ -575,16 +567,12 @@ impl Model {
         // Contexts of the decisions.
         let ds = |r: i32| qsign(r >> self.dsh);
         self.base = [
-            c * 16 + qa,
             (c * 16 + qb) * 8 + frac,
             ((c * 11 + ds(r_w)) * 11 + ds(r_n)) * 4 + (qa >> 2),
-            ((c * 11 + ds(r_nw)) * 11 + ds(r_ne)) * 4 + (qa >> 2),
             ((c * 11 + ds(rres[0])) * 11 + ds(rres[1])) * 8 + (qa >> 1),
-            (c * 64 + tex) * 4 + (qa >> 2),
             (c * 16 + qspread) * 16 + qb,
             ((c * 15 + qdiff(preds[3] - pred)) * 15 + qdiff(preds[np - 1] - pred)) * 4 + (qa >> 2),
             ((c * 15 + qdiff(preds[0] - pred)) * 15 + qdiff(preds[1] - pred)) * 4 + (qa >> 2),
-            ((c * 15 + qdiff(preds[7] - pred)) * 15 + qdiff(preds[4] - pred)) * 4 + (qa >> 2),
             ((c * 15 + qdiff(preds[SPATIAL] - pred)) * 15 + qdiff(preds[SPATIAL + 3] - pred)) * 4 + (qa >> 2),
         ];
         for (b, &n) in self.base.iter_mut().zip(&T_SIZES) {
@@ -619,8 +607,6 @@ impl Model {
         self.sel0 = c * NODES;
         self.sel1 = (c * 16 + qa) * 4;
         self.fin = c * 4;
-        self.a1 = (c * 16 + qa) << NODE_BITS;
-        self.a2 = ((c * 11 + ds(r_w)) * 11 + ds(r_n)) << NODE_BITS;
 
         // The residual (spec §4.4).
         let r = value - phat;
@@ -726,9 +712,7 @@ impl Model {
         self.mixer.select_final(self.fin + node_class(node));
         let lg = self.mixer.mix();
         let pm = squash(lg);
-        let p1 = self.apm1.p(lg, self.a1 | node);
-        let p2 = self.apm2.p(lg, self.a2 | node);
-        let p = ((pm + p1 + 2 * p2 + 2) >> 2).clamp(1, 65535) as u16;
+        let p = pm.clamp(1, 65535) as u16;
         let b = io.bit(bit, p)?;
         if STATS {
             let q = if b { f64::from(p) } else { 65536.0 - f64::from(p) };
@@ -743,8 +727,7 @@ impl Model {
             self.h[j].update(hidx[j], y);
         }
         self.mixer.update(y);
-        self.apm1.update(y);
-        self.apm2.update(y);
+
         Ok(b)
     }
 }
