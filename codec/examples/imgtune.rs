@@ -1,17 +1,19 @@
 //! Measure the image model on files: `cargo run --release -p nzip-codec --example imgtune -- [-l LEVEL] [-s STRIPE_PIXELS] FILES...`
 //! Prints bits per sub-pixel per file and in total (coded stripe bytes only,
-//! no container), and the coding time. For tuning on the train split.
+//! no container), and the decoding speed (each stripe is decoded and checked;
+//! `NODECODE=1` skips it). For tuning on the train split.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nzip_codec::entropy::binary::RangeBitEncoder;
+use nzip_codec::entropy::binary::{RangeBitDecoder, RangeBitEncoder};
 use nzip_codec::media::image::Image;
-use nzip_codec::models::image::{encode, Stripe};
+use nzip_codec::models::image::{decode, encode, Stripe};
 use std::time::Instant;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut level = 6u8;
     let mut stripe_px: usize = 1 << 18;
+    let decode_too = std::env::var_os("NODECODE").is_none();
     while args.first().is_some_and(|a| a.starts_with('-')) {
         let flag = args.remove(0);
         let v = args.remove(0);
@@ -33,7 +35,7 @@ fn main() {
                         .map(|f| {
                             let data = std::fs::read(&f).unwrap();
                             let img = Image::parse(&data).unwrap();
-                            let start = Instant::now();
+                            let mut dtime = 0.0;
                             let rows_per =
                                 (stripe_px.div_ceil(img.width as usize)).clamp(1, img.height as usize);
                             let row_bytes = img.row_bytes();
@@ -48,10 +50,19 @@ fn main() {
                                 };
                                 let mut enc = RangeBitEncoder::new();
                                 encode(&st, level, chunk, &mut enc).unwrap();
-                                total += enc.finish().len();
+                                let bytes = enc.finish();
+                                total += bytes.len();
+                                if decode_too {
+                                    let start = Instant::now();
+                                    let mut dec = RangeBitDecoder::new(&bytes).unwrap();
+                                    let mut out = Vec::new();
+                                    decode(&st, level, &mut dec, &mut out).unwrap();
+                                    dtime += start.elapsed().as_secs_f64();
+                                    assert!(out == chunk, "round trip failed: {f}");
+                                }
                             }
                             let subpx = img.samples.len() / img.bytes_per_sample();
-                            (f, total, subpx, start.elapsed().as_secs_f64())
+                            (f, total, subpx, dtime)
                         })
                         .collect::<Vec<_>>()
                 })
