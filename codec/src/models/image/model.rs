@@ -573,7 +573,7 @@ impl Model {
             (c * 16 + qspread) * 16 + qb,
             ((c * 15 + qdiff(preds[3] - pred)) * 15 + qdiff(preds[np - 1] - pred)) * 4 + (qa >> 2),
             ((c * 15 + qdiff(preds[0] - pred)) * 15 + qdiff(preds[1] - pred)) * 4 + (qa >> 2),
-            ((c * 15 + qdiff(preds[SPATIAL] - pred)) * 15 + qdiff(preds[SPATIAL + 3] - pred)) * 4 + (qa >> 2),
+            ((c * 15 + qdiff(preds[SPATIAL] - pred)) * 15 + qdiff(preds[SPATIAL + 1] - pred)) * 4 + (qa >> 2),
         ];
         for (b, &n) in self.base.iter_mut().zip(&T_SIZES) {
             *b = (*b).min(n - 1) << NODE_BITS;

@@ -28,36 +28,25 @@ pub struct Nb {
 }
 
 /// Number of spatial predictors.
-pub const SPATIAL: usize = 10;
+pub const SPATIAL: usize = 6;
 
 /// Number of predictors per reference plane.
-pub const INTER: usize = 5;
+pub const INTER: usize = 4;
 
 /// Most predictors of a plane: the spatial ones and two reference planes.
 pub const MAX_PREDICTORS: usize = SPATIAL + 2 * INTER + 1;
-
-/// Median of three.
-#[inline]
-fn med3(a: i32, b: i32, c: i32) -> i32 {
-    a.max(b).min(a.min(b).max(c))
-}
 
 /// The spatial predictors (×8) of a sample with neighbourhood `nb`, in the
 /// order of spec/MODELS.md §4.3.
 #[inline]
 pub fn spatial(nb: &Nb, out: &mut [i32; MAX_PREDICTORS]) {
     let Nb { w, n, nw, ne, nn: _, ww: _, nne } = *nb;
-    let grad = w + n - nw;
     out[0] = n << 3;
     out[1] = w << 3;
     out[2] = ne << 3;
-    out[3] = grad << 3;
-    out[4] = (w + ne - n) << 3;
-    out[5] = (n + ne - nne) << 3;
-    out[6] = (w + ne) << 2;
-    out[7] = med3(w, n, grad) << 3;
-    out[8] = (w + n) << 2;
-    out[9] = (w << 3) + ((ne - nw) << 2);
+    out[3] = (w + n - nw) << 3;
+    out[4] = (n + ne - nne) << 3;
+    out[5] = (w + n) << 2;
 }
 
 /// The predictors (×8) that follow a reference plane: this plane's
@@ -68,8 +57,7 @@ pub fn inter(nb: &Nb, r: &Nb, rx: i32, out: &mut [i32; MAX_PREDICTORS], at: usiz
     out[at] = (nb.n + rx - r.n) << 3;
     out[at + 1] = (nb.w + rx - r.w) << 3;
     out[at + 2] = (nb.ne + rx - r.ne) << 3;
-    out[at + 3] = ((nb.w + nb.n - nb.nw) + rx - (r.w + r.n - r.nw)) << 3;
-    out[at + 4] = (nb.nw + rx - r.nw) << 3;
+    out[at + 3] = (nb.nw + rx - r.nw) << 3;
 }
 
 /// `INV_SQ[x]` = `floor(2^26 / (x + 1)^2)`: the blend weight of a predictor
