@@ -6,10 +6,10 @@ use super::transform::{Layout, Transform};
 use super::Stripe;
 use crate::entropy::binary::{BitDecode, BitEncode};
 use crate::entropy::EntropyError;
-use crate::models::cm::adaptive::StateMap;
+use crate::models::cm::adaptive::{HistoryMap, StateMap};
 use crate::models::cm::hash::mix;
 use crate::models::cm::mixer::Mixer;
-use crate::models::cm::tables::{squash, stretch};
+use crate::models::cm::tables::{squash, stretch, NEXT};
 
 /// Codes or decodes one bit: the encoder returns the bit it was given, the
 /// decoder the bit it read. The model is written once over this trait.
@@ -180,7 +180,7 @@ const TRIAL_ROWS: usize = 32;
 const TRIAL_BLOCK: usize = 8;
 
 /// Taps of the NLMS predictor: twelve neighbours and two per reference plane.
-const LMS_TAPS: usize = 16;
+const LMS_TAPS: usize = 18;
 /// NLMS step: 2^-LMS_MU.
 const LMS_MU: u32 = 3;
 
@@ -211,7 +211,10 @@ pub(crate) struct Model {
     layout: Layout,
     planes: Vec<Plane>,
     t: Vec<StateMap>,
-    h: Vec<StateMap>,
+    /// Hashed tables of bit-history states, and per table and node class
+    /// the map from a state to a probability.
+    h: Vec<Vec<u8>>,
+    hmap: Vec<HistoryMap>,
     hbits: u32,
     mixer: Mixer,
 
@@ -238,7 +241,7 @@ impl Model {
         let pixels = width.saturating_mul(s.rows as usize);
         // Hash tables: about 8 entries per sample, 2^16..=2^22.
         let want = pixels.saturating_mul(layout.planes).saturating_mul(8).max(1);
-        let hbits = (usize::BITS - want.leading_zeros()).clamp(16, 20);
+        let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(16, 23);
         let mut m = Model {
             level,
             cost: [[0.0; 4]; 4],
@@ -252,7 +255,8 @@ impl Model {
             layout,
             planes: Vec::new(),
             t: T_SIZES.iter().map(|&n| StateMap::new(n * NODES, T_LIMIT)).collect(),
-            h: (0..NH).map(|_| StateMap::new(1 << hbits, H_LIMIT)).collect(),
+            h: (0..NH).map(|_| vec![0u8; 1 << hbits]).collect(),
+            hmap: (0..NH * 4).map(|_| HistoryMap::new(H_LIMIT)).collect(),
             hbits,
             mixer: Mixer::new(N_INPUTS, &[4 * NODES, 4 * 16 * 4], 16, LR, LR_FINAL),
 
@@ -508,8 +512,9 @@ impl Model {
         for r in 0..pl.nrefs {
             let rp = &self.planes[pl.refs[r]];
             let rx = rp.vals[cur];
-            taps[12 + 2 * r] = rx - rp.vals[cur - 1];
-            taps[13 + 2 * r] = rx - rp.vals[up];
+            taps[12 + 3 * r] = rx - rp.vals[cur - 1];
+            taps[13 + 3 * r] = rx - rp.vals[up];
+            taps[14 + 3 * r] = rp.res[cur];
         }
         let mut acc: i64 = 0;
         for (&w, &t) in pl.lms.iter().zip(&taps) {
@@ -703,7 +708,7 @@ impl Model {
                 x[i] = stretch(self.t[i].p12(self.base[i] | node));
             }
             for j in 0..NH {
-                x[NT + j] = stretch(self.h[j].p12(hidx[j]));
+                x[NT + j] = stretch(self.hmap[j * 4 + node_class(node)].p12(self.h[j][hidx[j]]));
             }
             x[NT + NH] = 256;
         }
@@ -724,7 +729,9 @@ impl Model {
             self.t[i].update(self.base[i] | node, y);
         }
         for j in 0..NH {
-            self.h[j].update(hidx[j], y);
+            let st = &mut self.h[j][hidx[j]];
+            self.hmap[j * 4 + node_class(node)].update(*st, y);
+            *st = NEXT[usize::from(*st)][y as usize];
         }
         self.mixer.update(y);
 
