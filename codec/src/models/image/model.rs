@@ -41,7 +41,7 @@ impl<D: BitDecode> BitIo for DecIo<'_, D> {
 // ---------------------------------------------------------------------------
 
 /// Bits of a decision-node number; every node is below 2^NODE_BITS.
-const NODE_BITS: u32 = 7;
+const NODE_BITS: u32 = 6;
 const NODES: usize = 1 << NODE_BITS;
 /// Node of "residual is zero".
 const ZERO: usize = 0;
@@ -51,13 +51,13 @@ const SIGN: usize = 1;
 /// Node of the unary decision "the magnitude is beyond bucket k", for sign s.
 #[inline]
 fn unary_node(k: u32, positive: bool) -> usize {
-    2 + 2 * k as usize + usize::from(positive)
+    2 + 2 * k.min(9) as usize + usize::from(positive)
 }
 
 /// Node of mantissa bit `j` (0 = most significant) of bucket `k`.
 #[inline]
 fn mant_node(k: u32, j: u32) -> usize {
-    42 + 3 * k as usize + j.min(2) as usize
+    22 + 3 * (k.max(1) - 1).min(13) as usize + j.min(2) as usize
 }
 
 /// Entries per bucket of a hashed table (one 64-byte cache line).
@@ -70,9 +70,9 @@ const HSLOTS: usize = 16;
 fn hslot(node: usize, hx: usize) -> usize {
     match node {
         0..=9 => node,
-        45 => 10,
-        48 => 11,
-        49 => 12 + ((hx >> (NODE_BITS + 2)) & 1),
+        22 => 10,
+        25 => 11,
+        26 => 12 + ((hx >> (NODE_BITS + 2)) & 1),
         _ => HSLOTS,
     }
 }
@@ -83,7 +83,7 @@ fn node_class(node: usize) -> usize {
     match node {
         ZERO => 0,
         SIGN => 1,
-        2..=41 => 2,
+        2..=21 => 2,
         _ => 3,
     }
 }
