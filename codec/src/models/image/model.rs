@@ -241,7 +241,7 @@ impl Model {
         let pixels = width.saturating_mul(s.rows as usize);
         // Hash tables: about 8 entries per sample, 2^16..=2^22.
         let want = pixels.saturating_mul(layout.planes).saturating_mul(8).max(1);
-        let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(16, 23);
+        let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(16, 22);
         let mut m = Model {
             level,
             cost: [[0.0; 4]; 4],
