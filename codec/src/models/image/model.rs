@@ -218,8 +218,6 @@ pub(crate) struct Model {
     hbits: u32,
     mixer: Mixer,
 
-    /// Bias per context, in 1/16 of a prediction unit (1/128 sample).
-    bias: Vec<i32>,
     // Per-sample contexts.
     base: [usize; NT],
     hbase: [usize; NH],
@@ -260,7 +258,6 @@ impl Model {
             hbits,
             mixer: Mixer::new(N_INPUTS, &[4 * NODES, 4 * 16 * 4], 16, LR, LR_FINAL),
 
-            bias: vec![0; 4 * 16 * 16],
             base: [0; NT],
             hbase: [0; NH],
             sel0: 0,
@@ -555,17 +552,7 @@ impl Model {
         let sa = 2 * r_w.unsigned_abs() + 2 * r_n.unsigned_abs() + r_nw.unsigned_abs() + r_ne.unsigned_abs();
         let qa = qlog(sa >> self.dsh);
         let qb = qlog(emin >> (FRAC_BITS + self.dsh));
-        let b8 = blended;
-        let tex = usize::from(nb.n << FRAC_BITS > b8)
-            | usize::from(nb.w << FRAC_BITS > b8) << 1
-            | usize::from(nb.nw << FRAC_BITS > b8) << 2
-            | usize::from(nb.ne << FRAC_BITS > b8) << 3
-            | usize::from(nb.nn << FRAC_BITS > b8) << 4
-            | usize::from(nb.ww << FRAC_BITS > b8) << 5;
-
-        // Bias correction.
-        let bctx = (c * 16 + qa) * 16 + (tex & 15);
-        let pred = (blended + (self.bias[bctx] >> 4)).clamp(plo, phi);
+        let pred = blended.clamp(plo, phi);
         let phat = ((pred + (1 << (FRAC_BITS - 1))) >> FRAC_BITS).clamp(lo, hi);
         let frac = (pred + (1 << (FRAC_BITS - 1)) - (phat << FRAC_BITS)).clamp(0, 7) as usize;
 
@@ -659,8 +646,6 @@ impl Model {
 
         // Updates.
         let target = v << FRAC_BITS;
-        let b = &mut self.bias[bctx];
-        *b += (((target - blended).clamp(-4096, 4096) << 4) - *b) >> 5;
         let pl = &mut self.planes[c];
         {
             let e8 = i64::from(target - lms_pred);
