@@ -161,7 +161,7 @@ struct Plane {
 /// Direct context tables, their sizes (contexts, before the node bits).
 const T_SIZES: [usize; 7] = [
     4 * 16 * 8,
-    4 * 11 * 11 * 4,
+    4 * 11 * 11 * 4 * 3,
     4 * 11 * 11 * 8,
     4 * 16 * 16,
     4 * 15 * 15 * 4,
@@ -556,11 +556,23 @@ impl Model {
         let phat = ((pred + (1 << (FRAC_BITS - 1))) >> FRAC_BITS).clamp(lo, hi);
         let frac = (pred + (1 << (FRAC_BITS - 1)) - (phat << FRAC_BITS)).clamp(0, 7) as usize;
 
+        // The pixel's alpha (coded first) for its colour planes: 0, transparent,
+        // opaque or in between.
+        let aclass = if self.layout.alpha && c > 0 {
+            match self.planes[0].vals[cur] {
+                0 => 1,
+                a if a == self.maxval => 0,
+                _ => 2,
+            }
+        } else {
+            0
+        };
+
         // Contexts of the decisions.
         let ds = |r: i32| qsign(r >> self.dsh);
         self.base = [
             (c * 16 + qb) * 8 + frac,
-            ((c * 11 + ds(r_w)) * 11 + ds(r_n)) * 4 + (qa >> 2),
+            (((c * 11 + ds(r_w)) * 11 + ds(r_n)) * 4 + (qa >> 2)) * 3 + aclass,
             ((c * 11 + ds(rres[0])) * 11 + ds(rres[1])) * 8 + (qa >> 1),
             (c * 16 + qspread) * 16 + qb,
             ((c * 15 + qdiff(preds[3] - pred)) * 15 + qdiff(preds[np - 1] - pred)) * 4 + (qa >> 2),
@@ -576,7 +588,7 @@ impl Model {
         let hshift = 64 - self.hbits;
         let d = |v: i32| (v - phat) as u32 as u64;
         let (dw, dn, dnw, dne) = (d(nb.w), d(nb.n), d(nb.nw), d(nb.ne));
-        let h0 = mix(mix(c as u64 + 1, dw << 32 | dn), dnw << 32 | dne);
+        let h0 = mix(mix(c as u64 + 1 + ((aclass as u64) << 8), dw << 32 | dn), dnw << 32 | dne);
         let (pr, pe) = if c > 0 {
             let p = &self.planes[c - 1];
             let v = p.vals[cur];
