@@ -85,7 +85,7 @@ impl Stripe {
 /// # Errors
 ///
 /// [`EntropyError::InvalidModel`] when `samples` has the wrong length or a
-/// sample is above `maxval`; nothing useful has been coded then.
+/// sample is above `maxval`; nothing has been coded then.
 pub fn encode<E: BitEncode>(
     stripe: &Stripe,
     level: u8,
@@ -94,6 +94,15 @@ pub fn encode<E: BitEncode>(
 ) -> Result<(), EntropyError> {
     if stripe.bytes() != Some(samples.len()) || stripe.width == 0 || stripe.rows == 0 || stripe.maxval == 0 {
         return Err(EntropyError::InvalidModel("stripe samples do not match its shape"));
+    }
+    let above = if stripe.maxval < 256 {
+        stripe.maxval < 255 && samples.iter().any(|&s| u16::from(s) > stripe.maxval)
+    } else {
+        stripe.maxval < u16::MAX
+            && samples.chunks_exact(2).any(|s| u16::from_be_bytes([s[0], s[1]]) > stripe.maxval)
+    };
+    if above {
+        return Err(EntropyError::InvalidModel("a sample is above maxval"));
     }
     let mut m = model::Model::new(stripe, level);
     m.encode(samples, enc)

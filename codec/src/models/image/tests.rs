@@ -89,6 +89,8 @@ fn bad_shapes_are_errors() {
     let s = Stripe { width: 4, rows: 2, color: ColorType::Gray, maxval: 255 };
     let mut enc = CostCounter::new();
     assert!(encode(&s, 6, &[0; 7], &mut enc).is_err());
+    let small = Stripe { width: 2, rows: 1, color: ColorType::Gray, maxval: 9 };
+    assert!(encode(&small, 6, &[3, 10], &mut enc).is_err(), "sample above maxval");
     let z = Stripe { width: 0, rows: 2, color: ColorType::Gray, maxval: 255 };
     assert!(encode(&z, 6, &[], &mut enc).is_err());
     let mut dec = RangeBitDecoder::new(&[]).unwrap();
