@@ -12,7 +12,7 @@ use std::time::Instant;
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut level = 6u8;
-    let mut stripe_px: usize = 1 << 18;
+    let mut stripe_px: usize = 1 << 19;
     let decode_too = std::env::var_os("NODECODE").is_none();
     while args.first().is_some_and(|a| a.starts_with('-')) {
         let flag = args.remove(0);

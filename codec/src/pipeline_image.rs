@@ -29,7 +29,7 @@ const MAX_STRIPE_BYTES: u64 = 64 << 20;
 /// Pixels per stripe the encoder aims at: each stripe restarts the adaptive
 /// model, so stripes must be large enough to learn, and numerous enough to
 /// keep the cores busy on large images.
-pub const STRIPE_PIXELS: u64 = 1 << 18;
+pub const STRIPE_PIXELS: u64 = 1 << 19;
 
 /// The cm level that codes the restore blob (metadata).
 const RESTORE_CM_LEVEL: u8 = 6;
