@@ -156,6 +156,7 @@ struct Plane {
     res: Vec<i32>,
     /// NLMS weights (Q16) over the taps of [`Model::lms_taps`].
     lms: [i32; LMS_TAPS],
+    lms2: [i32; LMS_TAPS],
 }
 
 /// Direct context tables, their sizes (contexts, before the node bits).
@@ -181,8 +182,10 @@ const TRIAL_BLOCK: usize = 8;
 
 /// Taps of the NLMS predictor: twelve neighbours and two per reference plane.
 const LMS_TAPS: usize = 18;
-/// NLMS step: 2^-LMS_MU.
+/// NLMS steps: 2^-LMS_MU (fast) and 2^-LMS_SLOW_MU (slow); the two filters
+/// share their taps.
 const LMS_MU: u32 = 3;
+const LMS_SLOW_MU: u32 = 8;
 
 /// Count limit of the direct and hashed state maps.
 const T_LIMIT: u32 = 255;
@@ -287,7 +290,7 @@ impl Model {
                 } else {
                     ([0, 0], 0)
                 };
-                let np = SPATIAL + INTER * nrefs + 1;
+                let np = SPATIAL + INTER * nrefs + 2;
                 Plane {
                     lo,
                     hi,
@@ -298,6 +301,7 @@ impl Model {
                     errs: vec![0; RING * stride * np],
                     res: vec![0; RING * stride],
                     lms: [0; LMS_TAPS],
+                    lms2: [0; LMS_TAPS],
                 }
             })
             .collect();
@@ -519,6 +523,12 @@ impl Model {
         }
         let lms_pred = (nb.w << FRAC_BITS) + (acc >> (16 - FRAC_BITS)).clamp(-(1 << 24), 1 << 24) as i32;
         preds[np - 1] = lms_pred;
+        let mut acc2: i64 = 0;
+        for (&w, &t) in pl.lms2.iter().zip(&taps) {
+            acc2 += i64::from(w) * i64::from(t);
+        }
+        let lms2_pred = (nb.w << FRAC_BITS) + (acc2 >> (16 - FRAC_BITS)).clamp(-(1 << 24), 1 << 24) as i32;
+        preds[np - 2] = lms2_pred;
         let (plo, phi) = (lo << FRAC_BITS, hi << FRAC_BITS);
         for p in &mut preds[..np] {
             *p = (*p).clamp(plo, phi);
@@ -665,6 +675,11 @@ impl Model {
             let g = (e8 << (16 - FRAC_BITS)) / energy;
             for (w, &t) in pl.lms.iter_mut().zip(&taps) {
                 *w = (i64::from(*w) + ((g * i64::from(t)) >> LMS_MU)).clamp(-(1 << 20), 1 << 20) as i32;
+            }
+            let e8 = i64::from(target - lms2_pred);
+            let g = (e8 << (16 - FRAC_BITS)) / energy;
+            for (w, &t) in pl.lms2.iter_mut().zip(&taps) {
+                *w = (i64::from(*w) + ((g * i64::from(t)) >> LMS_SLOW_MU)).clamp(-(1 << 20), 1 << 20) as i32;
             }
         }
         pl.vals[cur] = v;

@@ -34,7 +34,7 @@ pub const SPATIAL: usize = 6;
 pub const INTER: usize = 4;
 
 /// Most predictors of a plane: the spatial ones and two reference planes.
-pub const MAX_PREDICTORS: usize = SPATIAL + 2 * INTER + 1;
+pub const MAX_PREDICTORS: usize = SPATIAL + 2 * INTER + 2;
 
 /// The spatial predictors (×8) of a sample with neighbourhood `nb`, in the
 /// order of spec/MODELS.md §4.3.
