@@ -77,7 +77,7 @@ const fn build_inv_sq() -> [u32; 4096] {
 
 /// Blend `preds[..k]` with error sums `errs[..k]`: weights
 /// `INV_SQ[min(err >> s, 4095)]`, where `s` is the smallest shift that brings
-/// the smallest error sum below 64. Returns the weighted mean (rounded to
+/// the smallest error sum below 256. Returns the weighted mean (rounded to
 /// nearest, ties up) and the smallest error sum.
 #[inline]
 pub fn blend(preds: &[i32], errs: &[u32]) -> (i32, u32) {
