@@ -485,10 +485,10 @@ impl Model {
         let mut preds = [0i32; MAX_PREDICTORS];
         predict::spatial(&nb, &mut preds);
         let mut rres = [0i32; 2];
-        for r in 0..pl.nrefs {
-            let rp = &self.planes[pl.refs[r]];
+        for (r, (rr, &rc)) in rres.iter_mut().zip(&pl.refs).take(pl.nrefs).enumerate() {
+            let rp = &self.planes[rc];
             predict::inter(&nb, &nb_of(rp), rp.vals[cur], &mut preds, SPATIAL + INTER * r);
-            rres[r] = rp.res[cur];
+            *rr = rp.res[cur];
         }
         // NLMS over differences to W.
         let mut taps = [0i32; LMS_TAPS];
@@ -716,11 +716,11 @@ impl Model {
         }
         {
             let x = self.mixer.inputs_mut();
-            for i in 0..NT {
-                x[i] = stretch(self.t[i].p12(self.base[i] | node));
+            for ((xi, t), &b) in x.iter_mut().zip(&self.t).zip(&self.base) {
+                *xi = stretch(t.p12(b | node));
             }
-            for j in 0..NH {
-                x[NT + j] = stretch(self.hmap[j * 4 + node_class(node)].p12(self.h[j][hidx[j]]));
+            for (j, (xi, &hi)) in x[NT..].iter_mut().zip(&hidx).enumerate() {
+                *xi = stretch(self.hmap[j * 4 + node_class(node)].p12(self.h[j][hi]));
             }
             x[NT + NH] = 256;
         }
@@ -737,11 +737,11 @@ impl Model {
             self.decisions += 1;
         }
         let y = u32::from(b);
-        for i in 0..NT {
-            self.t[i].update(self.base[i] | node, y);
+        for (t, &b) in self.t.iter_mut().zip(&self.base) {
+            t.update(b | node, y);
         }
-        for j in 0..NH {
-            let st = &mut self.h[j][hidx[j]];
+        for (j, (h, &hi)) in self.h.iter_mut().zip(&hidx).enumerate() {
+            let st = &mut h[hi];
             self.hmap[j * 4 + node_class(node)].update(*st, y);
             *st = NEXT[usize::from(*st)][y as usize];
         }
