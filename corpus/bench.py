@@ -7,7 +7,9 @@
     python3 corpus/bench.py --nzip target/release/nzip --nzip-args "-9" --model-bytes 123456
 
 For every file and codec it encodes, decodes and checks losslessness (bytes for nzip and
-the text codecs, decoded pixels for image codecs, decoded PCM samples for audio codecs);
+the text codecs, decoded pixels for image codecs, decoded PCM samples for audio codecs;
+for an image that nzip restores through its image model, which writes its own PNG image
+data, the decoded pixels and every PNG chunk other than IDAT, in order);
 any mismatch or codec failure stops the run (exit 3) unless --keep-going.
 
 Outputs: a markdown report (--md), a JSON file (--json) and a plot (--png, needs
@@ -249,6 +251,30 @@ def run(argv: list[str], cwd: Path, stdout_path: Path | None = None) -> float:
     return elapsed
 
 
+def png_layout(data: bytes) -> list[tuple[bytes, bytes]] | None:
+    """Every chunk of a PNG but IDAT (type and data, in order, with a marker where the
+    image data was) and the bytes after IEND; None if data is not a PNG."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    out, pos, in_idat = [], 8, False
+    while pos + 8 <= len(data):
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IDAT":
+            if not in_idat:
+                out.append((b"IDAT", b""))
+            in_idat = True
+            continue
+        in_idat = False
+        out.append((kind, body))
+        if kind == b"IEND":
+            break
+    out.append((b"trailer", data[pos:]))
+    return out
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -342,7 +368,20 @@ class Bench:
 
     def check(self, item: Item, codec: Codec, decoded: Path) -> float:
         """Raise BenchError unless decoded restores item; return any extra decode seconds."""
-        if codec.check == "bytes" or not codec.reference:
+        if not codec.reference:
+            got, want = decoded.read_bytes(), (self.data / item.path).read_bytes()
+            if got == want:
+                return 0.0
+            if item.kind != "image" or png_layout(want) is None:
+                raise BenchError(f"MISMATCH: {codec.name} did not restore {item.path} byte for byte")
+            # The image model restores pixels and metadata; the PNG's IDAT is its own.
+            reply = self.helper().call(op="digest", path=str(decoded))
+            if reply["digest"] != item.info["digest"]:
+                raise BenchError(f"MISMATCH: {codec.name} changed the pixels of {item.path}")
+            if png_layout(got) != png_layout(want):
+                raise BenchError(f"MISMATCH: {codec.name} changed the PNG chunks (metadata) of {item.path}")
+            return 0.0
+        if codec.check == "bytes":
             if decoded.read_bytes() != (self.data / item.path).read_bytes():
                 raise BenchError(f"MISMATCH: {codec.name} did not restore {item.path} byte for byte")
             return 0.0

@@ -162,6 +162,12 @@ pub struct Cli {
     #[arg(long, help_heading = "Compression")]
     pub verify: bool,
 
+    /// Compress every input as bytes, so that it decompresses byte for byte. Without
+    /// it, PNG and PNM images are coded by the image model: their pixels and
+    /// metadata come back exactly, but a PNG's compressed pixel data is nzip's own
+    #[arg(long, help_heading = "Compression")]
+    pub bytes: bool,
+
     /// Worker threads, 0 = one per core [default: 0, or NZIP_THREADS]; the output
     /// bytes never depend on it
     #[arg(short = 'T', long, value_name = "N", help_heading = "Compression",
@@ -301,6 +307,8 @@ pub struct Settings {
     pub threads: usize,
     /// `--verify`.
     pub verify: bool,
+    /// Code PNG and PNM inputs with the image model (not `--bytes`).
+    pub images: bool,
     /// Number of `-q`.
     pub quiet: u8,
     /// Number of `-v`.
@@ -368,7 +376,8 @@ pub fn version_text(verbose: bool) -> String {
         nzip_format::VERSION_MINOR
     );
     if verbose {
-        s.push_str("coders: range, ans\nmethods: cm (context mixing), lm (learned model), stored\n");
+        s.push_str("coders: range, ans\nmethods: cm (context mixing), lm (learned model), img (predictive image model), stored\n\
+             media: bytes, image (PNG, PGM/PPM/PAM)\n");
         s.push_str("built-in models (--model NAME; files name them by SHA-256):\n");
         for m in nzip_codec::nn::package::builtins() {
             let id: String = m.id().iter().take(8).map(|b| format!("{b:02x}")).collect();
@@ -457,6 +466,7 @@ impl Settings {
             device: cli.device.unwrap_or_default(),
             threads,
             verify: cli.verify,
+            images: !cli.bytes,
             quiet: cli.quiet,
             verbose: cli.verbose,
             json: cli.json,

@@ -214,6 +214,7 @@ fn compress_opts(settings: &Settings) -> Result<CompressOptions, Failure> {
         chunk_size: settings.chunk_size,
         model: settings.model.clone(),
         backend: backend(settings)?,
+        images: settings.images,
     })
 }
 
@@ -370,6 +371,8 @@ struct FrameJson {
     compressed_bytes: u64,
     original_bytes: u64,
     content_xxh64: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
 }
 
 /// One file in `nzip -l --json`.
@@ -432,6 +435,7 @@ fn frame_json(f: &FrameSummary) -> FrameJson {
         compressed_bytes: f.compressed_bytes,
         original_bytes: f.content_bytes,
         content_xxh64: format!("{:016x}", f.content_xxh64),
+        image: f.image.as_ref().map(ToString::to_string),
     }
 }
 
@@ -550,6 +554,9 @@ fn list_all(settings: &Settings, reporter: &Reporter) -> Status {
                     f.content_bytes,
                     f.content_xxh64
                 ));
+                if let Some(image) = &f.image {
+                    lines.push(format!("      image: {image} (content = its samples)"));
+                }
             }
         }
         if write_lines(&mut out, &mut lines).is_err() {

@@ -63,11 +63,63 @@ pub fn compress_verified<R: Read, W: Write>(
         finished.map_err(VerifyError::Write)?;
         let (decoded, sink) = checked.map_err(|_| VerifyError::Panicked)?;
         decoded.map_err(VerifyError::Decode)?;
-        if sink.len != reader.len || sink.hasher.finish() != reader.hasher.finish() {
+        let same_bytes = sink.len == reader.len && sink.hasher.finish() == reader.hasher.finish();
+        let same_image = || match (&reader.kept.data, &sink.kept.data) {
+            (Some(a), Some(b)) => nzip_codec::media::image::equivalent(a, b),
+            _ => false,
+        };
+        if !same_bytes && !same_image() {
             return Err(VerifyError::Mismatch { input_len: reader.len, decoded_len: sink.len });
         }
         Ok(stats)
     })
+}
+
+/// A copy of a stream that starts like an image (PNG or PNM), kept so that
+/// a restored image can be compared by pixels and metadata.
+#[derive(Debug)]
+struct ImageCopy {
+    /// The first bytes, until the stream is known to be an image or not.
+    head: Vec<u8>,
+    /// The whole stream, once it starts like an image.
+    data: Option<Vec<u8>>,
+    /// False once the stream is known not to be an image (or too large).
+    open: bool,
+}
+
+/// Largest image copy kept (bytes): the image path reads no larger files.
+const MAX_IMAGE_COPY: usize = 1 << 32;
+
+impl Default for ImageCopy {
+    fn default() -> Self {
+        ImageCopy { head: Vec::new(), data: None, open: true }
+    }
+}
+
+impl ImageCopy {
+    fn update(&mut self, buf: &[u8]) {
+        if !self.open {
+            return;
+        }
+        if let Some(d) = &mut self.data {
+            if d.len() + buf.len() > MAX_IMAGE_COPY {
+                self.data = None;
+                self.open = false;
+            } else {
+                d.extend_from_slice(buf);
+            }
+            return;
+        }
+        self.head.extend_from_slice(buf);
+        if self.head.len() >= 8 {
+            if nzip_codec::media::image::sniff(&self.head).is_some() {
+                self.data = Some(std::mem::take(&mut self.head));
+            } else {
+                self.open = false;
+                self.head = Vec::new();
+            }
+        }
+    }
 }
 
 /// A reader that counts and hashes what passes through it.
@@ -76,12 +128,13 @@ pub struct HashingReader<R> {
     inner: R,
     hasher: ContentHasher,
     len: u64,
+    kept: ImageCopy,
 }
 
 impl<R> HashingReader<R> {
     /// Wrap `inner`.
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: ContentHasher::new(), len: 0 }
+        HashingReader { inner, hasher: ContentHasher::new(), len: 0, kept: ImageCopy::default() }
     }
 }
 
@@ -90,21 +143,24 @@ impl<R: Read> Read for HashingReader<R> {
         let n = self.inner.read(buf)?;
         let got = buf.get(..n).unwrap_or(&[]);
         self.hasher.update(got);
+        self.kept.update(got);
         self.len += n as u64;
         Ok(n)
     }
 }
 
-/// A writer that only counts and hashes.
+/// A writer that only counts and hashes (and keeps a copy of an image).
 #[derive(Debug, Default)]
 pub struct HashingWriter {
     hasher: ContentHasher,
     len: u64,
+    kept: ImageCopy,
 }
 
 impl Write for HashingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.hasher.update(buf);
+        self.kept.update(buf);
         self.len += buf.len() as u64;
         Ok(buf.len())
     }

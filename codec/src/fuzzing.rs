@@ -45,6 +45,8 @@ pub const ROUNDTRIP_MAX_HIGH_LEVEL_LEN: usize = 4096;
 #[derive(Debug, PartialEq, Eq)]
 struct ParsedFrame {
     header: Header,
+    /// The image description of an image frame.
+    image: Option<format::ImageInfo>,
     /// (kind, raw_len, raw_crc, data) of every chunk.
     chunks: Vec<(format::ChunkKind, u32, u32, Vec<u8>)>,
     tail: Tail,
@@ -75,6 +77,18 @@ fn read_frames(data: &[u8], limits: Limits) -> (Vec<ParsedFrame>, Option<format:
         };
         assert!(header.validate().is_ok(), "the reader returned a header that fails validation: {header:?}");
         assert!(header.chunk_size <= limits.max_chunk_size, "the reader ignored max_chunk_size");
+        let image = reader.image().cloned();
+        assert_eq!(
+            image.is_some(),
+            header.medium == format::Medium::Image,
+            "an image frame has a description, others none"
+        );
+        if let Some(info) = &image {
+            assert!(
+                info.check_header(&header).is_ok(),
+                "the reader accepted an image that disagrees with HEAD"
+            );
+        }
         let mut chunks = Vec::new();
         loop {
             match reader.next_chunk() {
@@ -91,7 +105,10 @@ fn read_frames(data: &[u8], limits: Limits) -> (Vec<ParsedFrame>, Option<format:
         assert_eq!(tail.chunk_count, chunks.len() as u64, "the reader accepted a wrong chunk count");
         let content: u64 = chunks.iter().map(|c| u64::from(c.1)).sum();
         assert_eq!(tail.content_size, content, "the reader accepted a wrong content size");
-        frames.push(ParsedFrame { header, chunks, tail });
+        if let Some(info) = &image {
+            assert_eq!(tail.content_size, info.content_bytes(), "the reader accepted a partial image");
+        }
+        frames.push(ParsedFrame { header, image, chunks, tail });
     }
 }
 
@@ -182,8 +199,11 @@ fn container_parse_checks(data: &[u8]) {
     }
     let mut rewritten = Vec::new();
     for f in &frames {
-        let mut w = Writer::new(&mut rewritten, f.header.clone())
-            .expect("the writer accepts a header the reader accepted");
+        let mut w = match &f.image {
+            Some(info) => Writer::new_image(&mut rewritten, f.header.clone(), info),
+            None => Writer::new(&mut rewritten, f.header.clone()),
+        }
+        .expect("the writer accepts a header the reader accepted");
         for (kind, raw_len, raw_crc, payload) in &f.chunks {
             w.write_chunk(*kind, *raw_len, *raw_crc, payload)
                 .expect("the writer accepts a chunk the reader accepted");
@@ -253,7 +273,12 @@ pub fn decode(data: &[u8]) {
 }
 
 fn decode_checks(data: &[u8]) {
-    let opts = DecompressOptions { threads: 1, limits: DECODE_LIMITS, ..DecompressOptions::default() };
+    let opts = DecompressOptions {
+        threads: 1,
+        limits: DECODE_LIMITS,
+        max_image_bytes: DECODE_MAX_OUTPUT as u64,
+        ..DecompressOptions::default()
+    };
     let listed = crate::list(data, &opts);
     if let Err(e) = &listed {
         check_codec_error(e, data.len());
@@ -277,7 +302,10 @@ fn decode_checks(data: &[u8]) {
     let frames = listed.expect("list accepts a stream that decompress accepts");
     let content_bytes: u64 = frames.iter().map(|f| f.content_bytes).sum();
     let compressed_bytes: u64 = frames.iter().map(|f| f.compressed_bytes).sum();
-    assert_eq!(content_bytes, content.len() as u64, "list and decompress disagree on the content size");
+    // An image frame's content is its samples; the file written is larger.
+    if frames.iter().all(|f| f.header.medium == format::Medium::Bytes) {
+        assert_eq!(content_bytes, content.len() as u64, "list and decompress disagree on the content size");
+    }
     assert_eq!(compressed_bytes, data.len() as u64, "list's frame sizes do not add up to the stream");
 }
 
@@ -325,6 +353,7 @@ pub fn roundtrip_case(data: &[u8]) -> Option<RoundtripCase<'_>> {
             threads,
             chunk_size: Some(chunk_size),
             model: lm.then(|| "byte-gru-s".to_owned()),
+            images: true,
             ..CompressOptions::default()
         },
         declare_size: b1 & 8 != 0,
@@ -341,6 +370,9 @@ pub fn roundtrip_case(data: &[u8]) -> Option<RoundtripCase<'_>> {
 /// most `content + FRAME_OVERHEAD_FIXED + FRAME_OVERHEAD_PER_CHUNK × chunks`
 /// (spec §7); the output does not depend on the thread count; decompression
 /// gives the content back exactly, with either thread count; `list` agrees.
+/// A content taken as an image (an image frame is written only when smaller
+/// than the content) must come back as the same image
+/// ([`crate::media::image::equivalent`]).
 pub fn roundtrip(data: &[u8]) {
     let Some(case) = roundtrip_case(data) else { return };
     let content = case.content;
@@ -348,10 +380,19 @@ pub fn roundtrip(data: &[u8]) {
     let mut packed = Vec::new();
     let stats = crate::compress(content, &mut packed, declared, &case.compress, &mut |_| {})
         .unwrap_or_else(|e| panic!("compression failed with {:?}: {e}", case.compress));
-    let chunk_size = case.compress.chunk_size.map_or(1, |c| c as usize);
-    let chunks = content.len().div_ceil(chunk_size) as u64;
     assert_eq!(stats.content_bytes, content.len() as u64, "stats: content bytes");
     assert_eq!(stats.compressed_bytes, packed.len() as u64, "stats: compressed bytes");
+    let opts = DecompressOptions { threads: case.decode_threads, ..DecompressOptions::default() };
+    let frames = crate::list(&packed[..], &opts).expect("list accepts our own output");
+    assert_eq!(frames.len(), 1);
+    if frames[0].header.medium == format::Medium::Image {
+        assert!(packed.len() < content.len(), "an image frame is written only when smaller");
+        let restored = crate::decompress_to_vec(&packed, &opts).expect("our own image frame decodes");
+        assert!(crate::media::image::equivalent(content, &restored), "the image did not come back");
+        return;
+    }
+    let chunk_size = case.compress.chunk_size.map_or(1, |c| c as usize);
+    let chunks = content.len().div_ceil(chunk_size) as u64;
     assert_eq!(stats.chunks_stored + stats.chunks_modelled, chunks, "stats: chunk count");
     let bound =
         content.len() as u64 + format::FRAME_OVERHEAD_FIXED + format::FRAME_OVERHEAD_PER_CHUNK * chunks;
@@ -369,12 +410,9 @@ pub fn roundtrip(data: &[u8]) {
             .expect("compression with other threads");
         assert!(again == packed, "compressed bytes depend on the thread count");
     }
-    let opts = DecompressOptions { threads: case.decode_threads, ..DecompressOptions::default() };
     let restored = crate::decompress_to_vec(&packed, &opts)
         .unwrap_or_else(|e| panic!("decompressing our own output failed ({:?}): {e}", case.compress));
     assert!(restored == content, "round trip changed the content ({:?})", case.compress);
-    let frames = crate::list(&packed[..], &opts).expect("list accepts our own output");
-    assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].content_bytes, content.len() as u64);
     assert_eq!(frames[0].chunks, chunks);
 }

@@ -28,9 +28,11 @@
 pub mod entropy;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod media;
 pub mod models;
 pub mod nn;
 mod pipeline;
+mod pipeline_image;
 
 pub use nzip_format as format;
 pub use pipeline::{

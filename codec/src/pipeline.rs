@@ -29,12 +29,19 @@ pub struct CompressOptions {
     /// Worker threads; 0 means one per available core. Output bytes do not depend on it.
     pub threads: usize,
     /// Raw bytes per chunk; `None` picks the level's default. Recorded in the file.
+    /// (Image frames cut the image into stripes of whole rows instead.)
     pub chunk_size: Option<u32>,
     /// A built-in learned model by name (see [`crate::nn::package::builtins`]);
     /// `None` uses the `cm` method. The file records the model's content hash.
     pub model: Option<String>,
     /// Where learned models run. Output bytes do not depend on it.
     pub backend: Backend,
+    /// Recognise PNG and PNM inputs and code their pixels with the image
+    /// model (spec/FORMAT.md §4.6). Default true. The decompressed file then
+    /// has the same pixels and metadata, but a PNG's compressed image data is
+    /// nzip's own; with `false` every input is compressed as bytes and comes
+    /// back byte for byte.
+    pub images: bool,
 }
 
 impl Default for CompressOptions {
@@ -46,6 +53,7 @@ impl Default for CompressOptions {
             chunk_size: None,
             model: None,
             backend: Backend::Cpu,
+            images: true,
         }
     }
 }
@@ -60,11 +68,20 @@ pub struct DecompressOptions {
     pub limits: nzip_format::Limits,
     /// Where learned models run. The output does not depend on it.
     pub backend: Backend,
+    /// Largest image (bytes of samples) that may be held in memory whole,
+    /// which writing an interlaced PNG needs. Default 1 GiB. Other images
+    /// are written a batch of stripes at a time.
+    pub max_image_bytes: u64,
 }
 
 impl Default for DecompressOptions {
     fn default() -> Self {
-        DecompressOptions { threads: 1, limits: nzip_format::Limits::default(), backend: Backend::Cpu }
+        DecompressOptions {
+            threads: 1,
+            limits: nzip_format::Limits::default(),
+            backend: Backend::Cpu,
+            max_image_bytes: 1 << 30,
+        }
     }
 }
 
@@ -107,6 +124,8 @@ pub struct FrameSummary {
     pub chunks_stored: u64,
     /// The whole-content XXH64 recorded in the frame.
     pub content_xxh64: u64,
+    /// The image description of an image frame (its content is the samples).
+    pub image: Option<nzip_format::ImageInfo>,
 }
 
 /// Default chunk size for a level: large enough that the adaptive model's
@@ -126,9 +145,14 @@ pub fn default_chunk_size(level: u8) -> u32 {
 /// preallocation); it must equal the number of bytes `input` yields, or an
 /// [`crate::Error::InvalidArgument`] is returned at the end.
 /// `progress` is called after each batch of chunks.
+///
+/// With [`CompressOptions::images`], an input that starts like a PNG or PNM
+/// file is read whole and, if the image front end takes it and the image
+/// frame is smaller than the file, written as an image frame; anything else
+/// becomes a bytes frame.
 pub fn compress<R: Read, W: Write>(
     mut input: R,
-    output: W,
+    mut output: W,
     content_size: Option<u64>,
     opts: &CompressOptions,
     progress: &mut dyn FnMut(Progress),
@@ -141,6 +165,44 @@ pub fn compress<R: Read, W: Write>(
             cm::MAX_LEVEL
         )));
     }
+    if !opts.images || opts.model.is_some() {
+        // A learned byte model was asked for: it codes every input as bytes.
+        return compress_bytes(input, output, content_size, opts, progress);
+    }
+    let mut head = [0u8; 8];
+    let got = crate::pipeline_image::read_full(&mut input, &mut head)?;
+    let head = &head[..got];
+    if crate::media::image::sniff(head).is_none() {
+        return compress_bytes(head.chain(input), output, content_size, opts, progress);
+    }
+    let mut data = head.to_vec();
+    (&mut input).take(crate::pipeline_image::MAX_IMAGE_FILE).read_to_end(&mut data)?;
+    if data.len() as u64 == crate::pipeline_image::MAX_IMAGE_FILE {
+        // Too large for the image path: go on as bytes.
+        return compress_bytes(std::io::Cursor::new(data).chain(input), output, content_size, opts, progress);
+    }
+    if let Some(declared) = content_size {
+        if declared != data.len() as u64 {
+            return Err(Error::InvalidArgument(format!(
+                "the input yielded {} bytes but its size was given as {declared}",
+                data.len()
+            )));
+        }
+    }
+    if let Some(stats) = crate::pipeline_image::compress_image(&data, &mut output, opts, progress)? {
+        return Ok(stats);
+    }
+    compress_bytes(&data[..], output, content_size, opts, progress)
+}
+
+/// Compress `input` as a bytes frame (method `cm`).
+fn compress_bytes<R: Read, W: Write>(
+    mut input: R,
+    output: W,
+    content_size: Option<u64>,
+    opts: &CompressOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Stats> {
     let chunk_size = opts.chunk_size.unwrap_or_else(|| default_chunk_size(opts.level));
     if chunk_size == 0 || chunk_size > format::MAX_CHUNK_SIZE {
         return Err(Error::InvalidArgument(format!(
@@ -267,6 +329,14 @@ impl ChunkCodec {
                 }
                 Ok(ChunkCodec::Lm { model, backend: backend.clone() })
             }
+            (Method::ImagePredictive, None) if u32::from(header.precision) != BIT_PRECISION => {
+                unsupported(format!("img with {}-bit probabilities", header.precision))
+            }
+            (Method::ImagePredictive, None) => match header.coder {
+                // Image frames are decoded by `pipeline_image`; this only checks support.
+                Coder::Range | Coder::Ans => Ok(ChunkCodec::Stored),
+                other => unsupported(format!("coder {other}")),
+            },
             (method, _) => unsupported(format!("method {method} with this model reference")),
         }
     }
@@ -348,6 +418,19 @@ pub fn decompress<R: Read, W: Write>(
     let mut stats = Stats::default();
     while let Some(header) = reader.next_frame()? {
         let codec = ChunkCodec::for_header(&header, &opts.backend)?;
+        if header.medium == Medium::Image {
+            crate::pipeline_image::decompress_image(
+                &mut reader,
+                &header,
+                &mut output,
+                opts,
+                &workers,
+                &mut stats,
+                progress,
+            )?;
+            stats.frames += 1;
+            continue;
+        }
         let mut hasher = ContentHasher::new();
         let mut done = false;
         while !done {
@@ -394,6 +477,7 @@ pub fn list<R: Read>(input: R, opts: &DecompressOptions) -> Result<Vec<FrameSumm
     let mut frames = Vec::new();
     let mut start = 0;
     while let Some(header) = reader.next_frame()? {
+        let image = reader.image().cloned();
         let mut chunks_stored = 0;
         while let Some(chunk) = reader.next_chunk()? {
             if chunk.kind == ChunkKind::Stored {
@@ -408,6 +492,7 @@ pub fn list<R: Read>(input: R, opts: &DecompressOptions) -> Result<Vec<FrameSumm
             chunks: tail.chunk_count,
             chunks_stored,
             content_xxh64: tail.content_xxh64,
+            image,
         });
         start = reader.offset();
     }
@@ -434,15 +519,15 @@ fn read_batch<R: Read>(input: &mut R, chunk_size: usize, count: usize) -> Result
 
 /// A fixed number of worker threads. Results always come back in input order,
 /// so the output never depends on `count`.
-struct Workers {
-    count: usize,
+pub(crate) struct Workers {
+    pub(crate) count: usize,
     /// Also installed for one thread, so that parallel loops inside a model
     /// run on these threads only (`-T1` means one thread).
     pool: rayon::ThreadPool,
 }
 
 impl Workers {
-    fn new(threads: usize) -> Result<Self> {
+    pub(crate) fn new(threads: usize) -> Result<Self> {
         let count = match threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -454,7 +539,7 @@ impl Workers {
         Ok(Workers { count, pool })
     }
 
-    fn map<T: Sync, U: Send>(&self, items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<U> {
+    pub(crate) fn map<T: Sync, U: Send>(&self, items: &[T], f: impl Fn(&T) -> U + Sync + Send) -> Vec<U> {
         if self.count > 1 {
             self.pool.install(|| items.par_iter().map(f).collect())
         } else {
@@ -462,7 +547,11 @@ impl Workers {
         }
     }
 
-    fn map_owned<T: Send, U: Send>(&self, items: Vec<T>, f: impl Fn(T) -> U + Sync + Send) -> Vec<U> {
+    pub(crate) fn map_owned<T: Send, U: Send>(
+        &self,
+        items: Vec<T>,
+        f: impl Fn(T) -> U + Sync + Send,
+    ) -> Vec<U> {
         if self.count > 1 {
             self.pool.install(|| items.into_par_iter().map(f).collect())
         } else {

@@ -246,7 +246,15 @@ fn roundtrip_seeds() -> Vec<(String, Vec<u8>)> {
         ("text-l6-range-small".to_owned(), with(0xF2, 0, 128, &text(300))),
         ("text-l9-ans-small".to_owned(), with(0xF5, 1, 256, &text(200))),
         ("text-lm-2threads-cross-c300".to_owned(), with(0, 0b11_1111, 300, &text(700))),
+        // Images: the image path (spec/FORMAT.md §4.6).
+        ("image-png-rgba-l1".to_owned(), with(0, 0b1_0010, 4096, &vector_source("disc-rgba.png"))),
+        ("image-ppm-l2-ans".to_owned(), with(1, 0b0101, 4096, &vector_source("gradient.ppm"))),
+        ("image-pgm16-l3".to_owned(), with(2, 0b1000, 4096, &vector_source("ramp-1000.pgm"))),
     ]
+}
+
+fn vector_source(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors/src").join(name)).unwrap()
 }
 
 #[test]

@@ -21,6 +21,9 @@ fn vectors_dir() -> PathBuf {
 
 enum Expect {
     Ok(Vec<u8>),
+    /// An image frame of a PNG: it decodes to a PNG with these samples (the
+    /// frame's content) and the source's metadata, but its own image data.
+    Image(Vec<u8>),
     Err(&'static str),
 }
 
@@ -66,6 +69,11 @@ fn mixed_source() -> Vec<u8> {
     }
     out.truncate(7 * 1024 + 300);
     out
+}
+
+/// The samples of an image file (the content of its image frame).
+fn samples_of(file: &[u8]) -> Vec<u8> {
+    nzip_codec::media::image::Image::parse(file).unwrap().samples
 }
 
 fn encode(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>) -> Vec<u8> {
@@ -212,6 +220,31 @@ fn build_all() -> Vec<Vector> {
     let hello_lm = encode_lm(&hello, "byte-gru-s");
     valid("hello-lm-byte-gru-s", hello_lm.clone(), &hello, "hello.txt --model byte-gru-s");
 
+    // Image frames (spec/FORMAT.md §4.6-§4.7, spec/MODELS.md §7). A PNM comes
+    // back byte for byte; a PNG with its pixels and chunks (its IDAT is nzip's).
+    let ppm = source("gradient.ppm");
+    let ppm6 = encode(&ppm, 6, CoderKind::Range, None);
+    valid("image-ppm-img6-range", ppm6.clone(), &ppm, "gradient.ppm -6");
+    let pgm = source("ramp-1000.pgm");
+    valid("image-pgm16-img6-range", encode(&pgm, 6, CoderKind::Range, None), &pgm, "ramp-1000.pgm -6");
+    let png = source("disc-rgba.png");
+    v.push(Vector {
+        name: "valid/image-png-rgba-img6-ans.nz".into(),
+        bytes: encode(&png, 6, CoderKind::Ans, None),
+        expect: Expect::Image(samples_of(&png)),
+        made_from: "disc-rgba.png -6 --coder ans".into(),
+    });
+
+    let image_head = |medium: Medium, method: Method, chunk_size: u32| Header {
+        medium,
+        method,
+        level: 6,
+        coder: Coder::Range,
+        precision: 16,
+        chunk_size,
+        content_size: None,
+        model: None,
+    };
     let mut bad = |name: &str, bytes: Vec<u8>, kind: &'static str| {
         v.push(Vector {
             name: format!("invalid/{name}.nz"),
@@ -332,6 +365,45 @@ fn build_all() -> Vec<Vector> {
         }),
         "Checksum",
     );
+    // Image frames: IMAG is required right after HEAD, and must agree with it.
+    bad(
+        "image-without-imag",
+        raw_frame(
+            0,
+            &[
+                (tag::HEAD, head_payload(&image_head(Medium::Image, Method::ImagePredictive, 3))),
+                (tag::CHNK, stored_chunk(b"abc")),
+                (tag::TAIL, tail_payload(1, b"abc")),
+            ],
+        ),
+        "Malformed",
+    );
+    bad(
+        "img-method-in-bytes-frame",
+        with_payload(&hello6, tag::HEAD, |p| p[2] = Method::ImagePredictive.code()),
+        "Malformed",
+    );
+    // IMAG payload of gradient.ppm: width 24, height 16, colour 2, maxval 255
+    // (2 bytes), stripe_rows at offset 5.
+    bad("image-stripe-rows-disagree", with_payload(&ppm6, tag::IMAG, |p| p[5] = 8), "Malformed");
+    bad("image-unknown-colour", with_payload(&ppm6, tag::IMAG, |p| p[2] = 9), "Unsupported");
+    bad(
+        "image-restore-header-disagrees",
+        with_payload(&ppm6, tag::IMAG, |p| {
+            // "24 16" in the stored PNM header becomes "25 16".
+            let at = p.windows(5).position(|w| w == b"24 16").unwrap();
+            p[at + 1] = b'5';
+        }),
+        "Malformed",
+    );
+    bad(
+        "image-stripe-damaged-crc-fixed",
+        with_payload(&ppm6, tag::CHNK, |p| {
+            let n = p.len();
+            p[n / 2] ^= 0x10;
+        }),
+        "Checksum",
+    );
     v
 }
 
@@ -340,6 +412,13 @@ fn manifest_line(v: &Vector) -> String {
         Expect::Ok(c) => {
             format!("{}\tok\t{}\t{:016x}\t{}", v.name, c.len(), format::content_hash(c), v.made_from)
         }
+        Expect::Image(samples) => format!(
+            "{}\timage\t{}\t{:016x}\t{}",
+            v.name,
+            samples.len(),
+            format::content_hash(samples),
+            v.made_from
+        ),
         Expect::Err(kind) => format!("{}\terror\t{kind}\t-\t-", v.name),
     }
 }
@@ -401,13 +480,19 @@ fn committed_vectors_decode_as_the_manifest_says() {
                     assert_eq!(content.len().to_string(), f[2], "{}", f[0]);
                     assert_eq!(format!("{:016x}", format::content_hash(&content)), f[3], "{}", f[0]);
                 }
+                ("image", Ok(file)) => {
+                    // A PNG whose samples are the listed content.
+                    let samples = samples_of(&file);
+                    assert_eq!(samples.len().to_string(), f[2], "{}", f[0]);
+                    assert_eq!(format!("{:016x}", format::content_hash(&samples)), f[3], "{}", f[0]);
+                }
                 ("error", Err(e)) => assert_eq!(kind_of(&e), f[2], "{}: {e}", f[0]),
                 (expect, got) => panic!("{}: expected {expect}, got {:?}", f[0], got.map(|c| c.len())),
             }
         }
         checked += 1;
     }
-    assert!(checked >= 30, "only {checked} vectors");
+    assert!(checked >= 39, "only {checked} vectors");
 }
 
 /// spec/FORMAT.md §10 walks through this file byte by byte.

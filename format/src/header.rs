@@ -21,6 +21,10 @@ pub const MAX_MODEL_NAME_LEN: usize = 64;
 pub enum Medium {
     /// Any bytes, restored as they are.
     Bytes,
+    /// An image: the content is its samples in the canonical layout of spec
+    /// §4.6, described by an `IMAG` section ([`crate::ImageInfo`]) that also
+    /// carries what is needed to write the original PNG or PNM file again.
+    Image,
 }
 
 impl Medium {
@@ -28,13 +32,17 @@ impl Medium {
     pub fn code(self) -> u8 {
         match self {
             Medium::Bytes => 0,
+            Medium::Image => 1,
         }
     }
 
     fn from_code(code: u8) -> Result<Self> {
         match code {
             0 => Ok(Medium::Bytes),
-            other => Err(Error::Unsupported(format!("medium {other} (this build knows 0 = bytes)"))),
+            1 => Ok(Medium::Image),
+            other => {
+                Err(Error::Unsupported(format!("medium {other} (this build knows 0 = bytes, 1 = image)")))
+            }
         }
     }
 }
@@ -43,6 +51,7 @@ impl fmt::Display for Medium {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Medium::Bytes => "bytes",
+            Medium::Image => "image",
         })
     }
 }
@@ -60,6 +69,9 @@ pub enum Method {
     /// A learned language model over bytes ("lm", spec/MODELS.md §6): the
     /// header names the model by content hash; range coder only.
     NeuralLm,
+    /// Adaptive predictive image coding ("img", spec/MODELS.md §7): each chunk
+    /// is a stripe of image rows. Only in frames of [`Medium::Image`].
+    ImagePredictive,
 }
 
 impl Method {
@@ -69,6 +81,7 @@ impl Method {
             Method::Stored => 0,
             Method::ContextMixing => 1,
             Method::NeuralLm => 2,
+            Method::ImagePredictive => 3,
         }
     }
 
@@ -77,8 +90,9 @@ impl Method {
             0 => Ok(Method::Stored),
             1 => Ok(Method::ContextMixing),
             2 => Ok(Method::NeuralLm),
+            3 => Ok(Method::ImagePredictive),
             other => Err(Error::Unsupported(format!(
-                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm); a newer nzip may decode it"
+                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img); a newer nzip may decode it"
             ))),
         }
     }
@@ -89,6 +103,7 @@ impl Method {
             Method::Stored => "stored",
             Method::ContextMixing => "cm",
             Method::NeuralLm => "lm",
+            Method::ImagePredictive => "img",
         }
     }
 }
@@ -189,6 +204,18 @@ impl Header {
             }
             Method::NeuralLm if self.model.is_none() => {
                 return Err(Error::InvalidInput("the lm method needs a model reference"))
+            }
+            Method::ImagePredictive if !(1..=9).contains(&self.level) => {
+                return Err(Error::InvalidInput("img level must be in 1..=9"))
+            }
+            _ => {}
+        }
+        match (self.medium, self.method) {
+            (Medium::Bytes, Method::ImagePredictive) => {
+                return Err(Error::InvalidInput("the img method codes image frames only"))
+            }
+            (Medium::Image, Method::ContextMixing | Method::NeuralLm) => {
+                return Err(Error::InvalidInput("image frames use the img or stored method"))
             }
             _ => {}
         }

@@ -38,12 +38,14 @@
 
 mod error;
 mod header;
+mod image;
 pub mod varint;
 
 pub use error::{Error, Offset, Result};
 pub use header::{
     hex, Coder, Header, Medium, Method, ModelRef, MAX_CHUNK_SIZE, MAX_MODEL_ID_LEN, MAX_MODEL_NAME_LEN,
 };
+pub use image::{ColorType, ImageInfo, RestoreCoding, SourceFormat, MAX_ROW_BYTES};
 
 use header::Cursor;
 use std::io::{Read, Write};
@@ -74,6 +76,8 @@ pub mod tag {
     pub const TAIL: [u8; 4] = *b"TAIL";
     /// Seek index: the byte size of every `CHNK` section (ancillary).
     pub const INDX: [u8; 4] = *b"indx";
+    /// Image description (critical): right after `HEAD` in frames of medium image.
+    pub const IMAG: [u8; 4] = *b"IMAG";
 
     /// True when a decoder must understand the section to decode the frame:
     /// bit 5 of the first byte is 0 (an upper-case letter), as in PNG.
@@ -99,9 +103,10 @@ pub struct Limits {
     /// Largest chunk size accepted (bytes). Default 256 MiB. A decoder holds
     /// about two chunks per thread.
     pub max_chunk_size: u32,
-    /// Largest payload of an ancillary section the reader parses and keeps
-    /// (the seek index), in bytes. Default 16 MiB. Unknown sections are
-    /// streamed through their CRC and never kept, so they need no limit.
+    /// Largest payload of a section other than `HEAD`, `CHNK` and `TAIL` that
+    /// the reader parses and keeps (the seek index, an image description), in
+    /// bytes. Default 16 MiB. Unknown sections are streamed through their CRC
+    /// and never kept, so they need no limit.
     pub max_ancillary_size: u32,
 }
 
@@ -231,13 +236,32 @@ pub struct Writer<W: Write> {
 }
 
 impl<W: Write> Writer<W> {
-    /// Start a frame with `header`.
-    pub fn new(mut inner: W, header: Header) -> Result<Self> {
+    /// Start a frame with `header`, whose medium must be [`Medium::Bytes`]
+    /// (image frames start with [`Writer::new_image`]).
+    pub fn new(inner: W, header: Header) -> Result<Self> {
+        if header.medium != Medium::Bytes {
+            return Err(Error::InvalidInput("a frame of medium image starts with Writer::new_image"));
+        }
+        Self::start(inner, header, None)
+    }
+
+    /// Start a frame of [`Medium::Image`]: `HEAD`, then the `IMAG` section
+    /// describing `image`, which must agree with `header` (§4.6).
+    pub fn new_image(inner: W, header: Header, image: &ImageInfo) -> Result<Self> {
+        image.check_header(&header)?;
+        Self::start(inner, header, Some(image))
+    }
+
+    fn start(mut inner: W, header: Header, image: Option<&ImageInfo>) -> Result<Self> {
         let payload = header.encode()?;
+        let image = image.map(ImageInfo::encode).transpose()?;
         let mut prelude = MAGIC.to_vec();
         prelude.extend_from_slice(&[VERSION_MAJOR, VERSION_MINOR]);
         inner.write_all(&prelude)?;
-        let n = write_section(&mut inner, tag::HEAD, &payload)?;
+        let mut n = write_section(&mut inner, tag::HEAD, &payload)?;
+        if let Some(p) = image {
+            n += write_section(&mut inner, tag::IMAG, &p)?;
+        }
         Ok(Writer {
             inner,
             header,
@@ -355,6 +379,8 @@ struct FrameState {
     last_was_short: bool,
     section_sizes: Vec<u64>,
     index: Option<Vec<u64>>,
+    /// The content size an image description implies.
+    image_content: Option<u64>,
 }
 
 /// Reads the frames of a `.nz` stream section by section, validating every
@@ -372,12 +398,20 @@ pub struct Reader<R: Read> {
     state: State,
     frames: u64,
     tail: Option<Tail>,
+    image: Option<ImageInfo>,
 }
 
 impl<R: Read> Reader<R> {
     /// A reader over `inner`.
     pub fn new(inner: R, limits: Limits) -> Self {
-        Reader { inner, limits, offset: 0, state: State::BetweenFrames, frames: 0, tail: None }
+        Reader { inner, limits, offset: 0, state: State::BetweenFrames, frames: 0, tail: None, image: None }
+    }
+
+    /// The image description of the current (or last) frame, when its medium
+    /// is [`Medium::Image`]: read and validated against the header by
+    /// [`Reader::next_frame`].
+    pub fn image(&self) -> Option<&ImageInfo> {
+        self.image.as_ref()
     }
 
     /// Bytes consumed so far.
@@ -443,6 +477,22 @@ impl<R: Read> Reader<R> {
             });
         }
         self.tail = None;
+        self.image = None;
+        if header.medium == Medium::Image {
+            let (tag, payload, at) = self.read_section(None)?;
+            if tag != tag::IMAG {
+                return Err(Error::malformed(
+                    "an image frame must have an IMAG section right after HEAD",
+                    at,
+                ));
+            }
+            let image = ImageInfo::decode(&payload, at)?;
+            image.check_header(&header).map_err(|e| match e {
+                Error::InvalidInput(what) => Error::malformed(what, at),
+                other => other,
+            })?;
+            self.image = Some(image);
+        }
         self.state = State::InFrame(Box::new(FrameState {
             header: header.clone(),
             minor,
@@ -451,6 +501,7 @@ impl<R: Read> Reader<R> {
             last_was_short: false,
             section_sizes: Vec::new(),
             index: None,
+            image_content: self.image.as_ref().map(ImageInfo::content_bytes),
         }));
         Ok(Some(header))
     }
@@ -488,6 +539,7 @@ impl<R: Read> Reader<R> {
                     return Ok(None);
                 }
                 tag::HEAD => return Err(Error::malformed("a second HEAD inside a frame", at)),
+                tag::IMAG => return Err(Error::malformed("an IMAG section that does not follow HEAD", at)),
                 tag::INDX => {
                     f.index = Some(parse_index(&payload, at)?);
                 }
@@ -516,7 +568,7 @@ impl<R: Read> Reader<R> {
                 Some(c) => u64::from(c) + CHUNK_PAYLOAD_OVERHEAD,
                 None => 0,
             },
-            tag::INDX => u64::from(self.limits.max_ancillary_size),
+            tag::INDX | tag::IMAG => u64::from(self.limits.max_ancillary_size),
             // Unknown sections, critical or ancillary, are streamed through the
             // CRC without being kept, so any size is checked in bounded memory:
             // a damaged tag is damage (Checksum), never a limit or a request
@@ -525,10 +577,10 @@ impl<R: Read> Reader<R> {
         };
         let known = limit != u64::MAX;
         if len > limit {
-            return Err(if tag::is_critical(tag) {
-                Error::malformed("section longer than the format allows", at)
-            } else {
-                Error::LimitExceeded { what: "seek index size", value: len, limit }
+            return Err(match tag {
+                tag::INDX => Error::LimitExceeded { what: "seek index size", value: len, limit },
+                tag::IMAG => Error::LimitExceeded { what: "image description size", value: len, limit },
+                _ => Error::malformed("section longer than the format allows", at),
             });
         }
         let mut crc = crc32fast::Hasher::new();
@@ -595,6 +647,9 @@ fn parse_chunk(payload: &[u8], at: Offset, f: &mut FrameState, method: Method) -
             return Err(Error::malformed("chunks exceed the header's content size", at));
         }
     }
+    if f.image_content.is_some_and(|size| content > size) {
+        return Err(Error::malformed("chunks exceed the image's size", at));
+    }
     let chunk =
         Chunk { index: f.chunks, kind, raw_len: raw_len as u32, raw_crc, data: data.to_vec(), offset: at };
     f.chunks += 1;
@@ -614,6 +669,9 @@ fn parse_tail(payload: &[u8], at: Offset, f: &FrameState) -> Result<Tail> {
     }
     if tail.content_size != f.content || f.header.content_size.is_some_and(|c| c != f.content) {
         return Err(Error::malformed("content size differs from the sum of chunk lengths", at));
+    }
+    if f.image_content.is_some_and(|size| size != f.content) {
+        return Err(Error::malformed("an image frame's chunks do not hold the whole image", at));
     }
     Ok(tail)
 }

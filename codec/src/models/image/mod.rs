@@ -1,0 +1,137 @@
+//! # Adaptive predictive image coding (`img`)
+//!
+//! The model of method 3 (spec/MODELS.md §7). It codes one *stripe* of image
+//! rows (a chunk of an image frame, spec/FORMAT.md §4.6) from a fixed initial
+//! state, so stripes decode independently and in parallel. Nothing is learned
+//! offline; everything adapts while coding, with integer arithmetic only.
+//!
+//! For every sample, in raster order and, within a pixel, plane by plane:
+//! 1. **Planes.** A pixel's channels become *planes*: alpha first (it is a
+//!    strong context for the colour), then the colour channels, RGB through a
+//!    reversible colour transform chosen per stripe ([`transform`]).
+//! 2. **Prediction** ([`predict`]). Several predictors over the causal
+//!    neighbourhood (W, N, NW, NE, WW, NN, NNE) and, for the second and third
+//!    colour planes, over the already coded planes of the same pixel, are
+//!    blended with weights that fall with the square of each predictor's
+//!    recent local error (in the spirit of JPEG XL's weighted predictor and
+//!    TMW), then corrected by an adaptive bias per context (as in CALIC).
+//! 3. **Residual coding** ([`model`]). The residual (sample minus rounded
+//!    prediction) is binarised: zero?, sign, an Elias-gamma-like bucket
+//!    (unary), then the bits within the bucket. Each binary decision is
+//!    predicted by adaptive context tables (local error level, neighbouring
+//!    residuals, residuals of the pixel's other planes, texture, and hashed
+//!    exact neighbour values for graphics) whose stretched probabilities are
+//!    combined by the integer logistic mixer of [`crate::models::cm`] and
+//!    refined by two APM/SSE stages.
+//!
+//! The pieces reused from `cm` ([`crate::models::cm::adaptive::StateMap`],
+//! [`crate::models::cm::adaptive::Apm`], [`crate::models::cm::mixer::Mixer`],
+//! `squash` / `stretch`) are exactly those of spec/MODELS.md §3, so a learned
+//! predictor can later join as one more mixer input or one more predictor.
+
+#![warn(missing_docs)]
+
+mod model;
+pub mod predict;
+pub mod transform;
+
+#[cfg(test)]
+mod tests;
+
+use crate::entropy::binary::{BitDecode, BitEncode};
+use crate::entropy::EntropyError;
+use nzip_format::ColorType;
+
+/// The fastest level.
+pub const MIN_LEVEL: u8 = 1;
+/// The strongest level.
+pub const MAX_LEVEL: u8 = 9;
+
+/// The shape of one stripe: what encoder and decoder both know before coding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stripe {
+    /// Pixels per row (at least 1).
+    pub width: u32,
+    /// Rows in this stripe (at least 1).
+    pub rows: u32,
+    /// The channels of a pixel.
+    pub color: ColorType,
+    /// Largest sample value (1..=65535).
+    pub maxval: u16,
+}
+
+impl Stripe {
+    /// Bytes per sample in the canonical layout.
+    pub fn bytes_per_sample(&self) -> usize {
+        if self.maxval < 256 {
+            1
+        } else {
+            2
+        }
+    }
+
+    /// Bytes of the stripe's samples, if it fits in `usize`.
+    pub fn bytes(&self) -> Option<usize> {
+        (self.width as usize)
+            .checked_mul(self.rows as usize)?
+            .checked_mul(usize::from(self.color.channels()))?
+            .checked_mul(self.bytes_per_sample())
+    }
+}
+
+/// Code the samples of one stripe (canonical layout, exactly
+/// [`Stripe::bytes`] of them) into `enc` at `level` (clamped to 1..=9).
+///
+/// # Errors
+///
+/// [`EntropyError::InvalidModel`] when `samples` has the wrong length or a
+/// sample is above `maxval`; nothing has been coded then.
+pub fn encode<E: BitEncode>(
+    stripe: &Stripe,
+    level: u8,
+    samples: &[u8],
+    enc: &mut E,
+) -> Result<(), EntropyError> {
+    if stripe.bytes() != Some(samples.len()) || stripe.width == 0 || stripe.rows == 0 || stripe.maxval == 0 {
+        return Err(EntropyError::InvalidModel("stripe samples do not match its shape"));
+    }
+    let above = if stripe.maxval < 256 {
+        stripe.maxval < 255 && samples.iter().any(|&s| u16::from(s) > stripe.maxval)
+    } else {
+        stripe.maxval < u16::MAX
+            && samples.chunks_exact(2).any(|s| u16::from_be_bytes([s[0], s[1]]) > stripe.maxval)
+    };
+    if above {
+        return Err(EntropyError::InvalidModel("a sample is above maxval"));
+    }
+    let mut m = model::Model::new(stripe, level);
+    m.encode(samples, enc)
+}
+
+/// Decode one stripe coded by [`encode`] with the same shape and level,
+/// appending its samples (canonical layout) to `out`.
+///
+/// Never panics, whatever bits `dec` returns: decoded values are clamped to
+/// their ranges. The work and the memory are proportional to the stripe,
+/// which the caller bounds (the pipeline checks it against the chunk size).
+///
+/// # Errors
+///
+/// Errors of `dec`; [`EntropyError::InvalidModel`] for an empty or
+/// unrepresentable shape.
+pub fn decode<D: BitDecode>(
+    stripe: &Stripe,
+    level: u8,
+    dec: &mut D,
+    out: &mut Vec<u8>,
+) -> Result<(), EntropyError> {
+    let Some(len) = stripe.bytes() else {
+        return Err(EntropyError::InvalidModel("stripe too large"));
+    };
+    if stripe.width == 0 || stripe.rows == 0 || stripe.maxval == 0 {
+        return Err(EntropyError::InvalidModel("empty stripe"));
+    }
+    out.reserve(len.min(1 << 26));
+    let mut m = model::Model::new(stripe, level);
+    m.decode(dec, out)
+}

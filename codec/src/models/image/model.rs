@@ -1,0 +1,791 @@
+//! The image model: planes, prediction, residual binarisation and the
+//! context-mixing coder of each binary decision (spec/MODELS.md §7).
+
+use super::predict::{self, Nb, FRAC_BITS, INTER, MAX_PREDICTORS, SPATIAL};
+use super::transform::{Layout, Transform};
+use super::Stripe;
+use crate::entropy::binary::{BitDecode, BitEncode};
+use crate::entropy::EntropyError;
+use crate::models::cm::adaptive::{HistoryMap, StateMap};
+use crate::models::cm::hash::mix;
+use crate::models::cm::mixer::Mixer;
+use crate::models::cm::tables::{squash, stretch, NEXT};
+
+/// Codes or decodes one bit: the encoder returns the bit it was given, the
+/// decoder the bit it read. The model is written once over this trait.
+trait BitIo {
+    fn bit(&mut self, bit: bool, p1: u16) -> Result<bool, EntropyError>;
+}
+
+struct EncIo<'a, E: BitEncode>(&'a mut E);
+
+impl<E: BitEncode> BitIo for EncIo<'_, E> {
+    #[inline]
+    fn bit(&mut self, bit: bool, p1: u16) -> Result<bool, EntropyError> {
+        self.0.encode_bit(bit, p1);
+        Ok(bit)
+    }
+}
+
+struct DecIo<'a, D: BitDecode>(&'a mut D);
+
+impl<D: BitDecode> BitIo for DecIo<'_, D> {
+    #[inline]
+    fn bit(&mut self, _bit: bool, p1: u16) -> Result<bool, EntropyError> {
+        self.0.decode_bit(p1)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Binarisation (spec §4.4)
+// ---------------------------------------------------------------------------
+
+/// Bits of a decision-node number; every node is below 2^NODE_BITS.
+const NODE_BITS: u32 = 6;
+const NODES: usize = 1 << NODE_BITS;
+/// Node of "residual is zero".
+const ZERO: usize = 0;
+/// Node of "residual is positive".
+const SIGN: usize = 1;
+
+/// Node of the unary decision "the magnitude is beyond bucket k", for sign s.
+#[inline]
+fn unary_node(k: u32, positive: bool) -> usize {
+    2 + 2 * k.min(9) as usize + usize::from(positive)
+}
+
+/// Node of mantissa bit `j` (0 = most significant) of bucket `k`.
+#[inline]
+fn mant_node(k: u32, j: u32) -> usize {
+    22 + 3 * (k.max(1) - 1).min(13) as usize + j.min(2) as usize
+}
+
+/// Entries per bucket of a hashed table (one 64-byte cache line).
+const HSLOTS: usize = 16;
+
+/// The bucket slot of a decision in the hashed tables, or [`HSLOTS`] for a
+/// decision hashed on its own: zero, sign, the first four unary decisions of
+/// each sign, and the first mantissa bits of buckets 1 and 2.
+#[inline]
+fn hslot(node: usize, hx: usize) -> usize {
+    match node {
+        0..=9 => node,
+        22 => 10,
+        25 => 11,
+        26 => 12 + ((hx >> (NODE_BITS + 2)) & 1),
+        _ => HSLOTS,
+    }
+}
+
+/// Node classes (for the mixer's weight selection): zero, sign, unary, mantissa.
+#[inline]
+fn node_class(node: usize) -> usize {
+    match node {
+        ZERO => 0,
+        SIGN => 1,
+        2..=21 => 2,
+        _ => 3,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Context quantisers (spec §4.5)
+// ---------------------------------------------------------------------------
+
+/// Roughly 2·log2(v): 0, 1, 2, 3 for v < 4, then two steps per octave,
+/// capped at 15 (v >= 192).
+#[inline]
+fn qlog(v: u32) -> usize {
+    if v < 4 {
+        return v as usize;
+    }
+    let b = 32 - v.leading_zeros(); // >= 3
+    let q = 2 * b - 2 + ((v >> (b - 2)) & 1);
+    (q as usize).min(15)
+}
+
+/// A signed difference in 1/8 units in 15 classes: 0, ±1..3, ±4..7,
+/// ±8..15, ±16..31, ±32..63, ±64..127, beyond (index 0..=14).
+#[inline]
+fn qdiff(d: i32) -> usize {
+    let a = d.unsigned_abs();
+    let m = if a == 0 { 0 } else { (33 - a.leading_zeros() as i32).min(8) - 1 };
+    (7 + if d < 0 { -m } else { m }) as usize
+}
+
+/// A signed residual in 11 classes: 0, ±1, ±2, ±3..4, ±5..8, beyond (index 0..=10).
+#[inline]
+fn qsign(r: i32) -> usize {
+    let a = r.unsigned_abs();
+    let m: i32 = match a {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        3..=4 => 3,
+        5..=8 => 4,
+        _ => 5,
+    };
+    (5 + if r < 0 { -m } else { m }) as usize
+}
+
+// ---------------------------------------------------------------------------
+// Planes
+// ---------------------------------------------------------------------------
+
+/// Rows kept per plane: the current row and three above it (a ring).
+const RING: usize = 4;
+
+/// Left and right padding columns.
+const PAD: usize = 2;
+
+/// One plane's state over the ring of rows.
+#[derive(Debug, Clone)]
+struct Plane {
+    lo: i32,
+    hi: i32,
+    /// Number of predictors.
+    np: usize,
+    /// Reference planes for the inter-plane predictors.
+    refs: [usize; 2],
+    nrefs: usize,
+    /// Values, `RING × stride`.
+    vals: Vec<i32>,
+    /// Absolute error of each predictor (×8), `RING × stride × np`.
+    errs: Vec<u32>,
+    /// Residual of the final prediction (sample units), `RING × stride`.
+    res: Vec<i32>,
+    /// NLMS weights (Q16) over the taps of [`Model::lms_taps`].
+    lms: [i32; LMS_TAPS],
+    lms2: [i32; LMS_TAPS],
+}
+
+/// Direct context tables, their sizes (contexts, before the node bits).
+const T_SIZES: [usize; 7] = [
+    4 * 16 * 8,
+    4 * 11 * 11 * 4 * 3,
+    4 * 11 * 11 * 8,
+    4 * 16 * 16,
+    4 * 15 * 15 * 4,
+    4 * 15 * 15 * 4,
+    4 * 15 * 15 * 4,
+];
+const NT: usize = T_SIZES.len();
+/// Hashed context tables.
+const NH: usize = 3;
+/// Mixer inputs: the tables and a constant.
+const N_INPUTS: usize = NT + NH + 1;
+
+/// Rows of a stripe on which the encoder tries each colour transform, in
+/// blocks of `TRIAL_BLOCK` rows spread over the stripe.
+const TRIAL_ROWS: usize = 32;
+const TRIAL_BLOCK: usize = 8;
+
+/// Taps of the NLMS predictor: twelve neighbours and two per reference plane.
+const LMS_TAPS: usize = 18;
+/// NLMS steps: 2^-LMS_MU (fast) and 2^-LMS_SLOW_MU (slow); the two filters
+/// share their taps.
+const LMS_MU: u32 = 3;
+const LMS_SLOW_MU: u32 = 8;
+
+/// Count limit of the direct and hashed state maps.
+const T_LIMIT: u32 = 255;
+const H_LIMIT: u32 = 127;
+/// Mixer learning rates.
+const LR: i32 = 6;
+const LR_FINAL: i32 = 2;
+
+/// Tuning aid: print the ideal code length per plane and node class to
+/// stderr when a model is dropped (never on in a release).
+const STATS: bool = false;
+
+/// The model of one stripe.
+pub(crate) struct Model {
+    level: u8,
+    /// Ideal code length per plane and node class (only with `STATS`).
+    cost: [[f64; 4]; 4],
+    decisions: u64,
+    plane: usize,
+    width: usize,
+    rows: usize,
+    stride: usize,
+    maxval: i32,
+    /// Right shift that brings error magnitudes to an 8-bit scale.
+    dsh: u32,
+    layout: Layout,
+    planes: Vec<Plane>,
+    t: Vec<StateMap>,
+    /// Hashed tables of bit-history states, and per table and node class
+    /// the map from a state to a probability.
+    h: Vec<Vec<u8>>,
+    hmap: Vec<HistoryMap>,
+    hbits: u32,
+    mixer: Mixer,
+
+    // Per-sample contexts.
+    base: [usize; NT],
+    hbase: [usize; NH],
+    sel0: usize,
+    sel1: usize,
+    fin: usize,
+
+    /// Extra key of the hashed contexts (the mantissa prefix).
+    hx: usize,
+    /// The full hashes of the hashed contexts.
+    hraw: [u64; NH],
+}
+
+impl Model {
+    pub(crate) fn new(s: &Stripe, level: u8) -> Model {
+        let width = s.width as usize;
+        let stride = width + 2 * PAD;
+        let layout = Layout::new(s.color, s.maxval, Transform::None);
+        let pixels = width.saturating_mul(s.rows as usize);
+        // Hash tables: about 8 entries per sample, 2^16..=2^22.
+        let want = pixels.saturating_mul(layout.planes).saturating_mul(8).max(1);
+        let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(16, 22);
+        let mut m = Model {
+            level,
+            cost: [[0.0; 4]; 4],
+            decisions: 0,
+            plane: 0,
+            width,
+            rows: s.rows as usize,
+            stride,
+            maxval: i32::from(s.maxval),
+            dsh: (16 - s.maxval.leading_zeros()).saturating_sub(8),
+            layout,
+            planes: Vec::new(),
+            t: T_SIZES.iter().map(|&n| StateMap::new(n * NODES, T_LIMIT)).collect(),
+            h: (0..NH).map(|_| vec![0u8; 1 << hbits]).collect(),
+            hmap: (0..NH * 4).map(|_| HistoryMap::new(H_LIMIT)).collect(),
+            hbits,
+            mixer: Mixer::new(N_INPUTS, &[4 * NODES, 4 * 16 * 4], 16, LR, LR_FINAL),
+
+            base: [0; NT],
+            hbase: [0; NH],
+            sel0: 0,
+            sel1: 0,
+            fin: 0,
+
+            hx: 0,
+            hraw: [0; NH],
+        };
+        m.set_layout(layout);
+        m
+    }
+
+    /// Set up the planes for `layout` (fresh state).
+    fn set_layout(&mut self, layout: Layout) {
+        self.layout = layout;
+        let stride = self.stride;
+        self.planes = (0..layout.planes)
+            .map(|c| {
+                let (lo, hi) = layout.ranges[c];
+                let init = if lo < 0 { 0 } else { (hi + 1) / 2 };
+                // The second colour plane follows the first; the third follows both.
+                let (refs, nrefs) = if c == layout.first_color + 1 {
+                    ([layout.first_color, 0], 1)
+                } else if c == layout.first_color + 2 {
+                    ([layout.first_color, layout.first_color + 1], 2)
+                } else {
+                    ([0, 0], 0)
+                };
+                let np = SPATIAL + INTER * nrefs + 2;
+                Plane {
+                    lo,
+                    hi,
+                    np,
+                    refs,
+                    nrefs,
+                    vals: vec![init; RING * stride],
+                    errs: vec![0; RING * stride * np],
+                    res: vec![0; RING * stride],
+                    lms: [0; LMS_TAPS],
+                    lms2: [0; LMS_TAPS],
+                }
+            })
+            .collect();
+    }
+
+    /// Offset of row `y` (which may be -1 or -2) in a plane's ring.
+    #[inline]
+    fn row(&self, y: usize) -> usize {
+        (y % RING) * self.stride
+    }
+
+    pub(crate) fn encode<E: BitEncode>(&mut self, samples: &[u8], enc: &mut E) -> Result<(), EntropyError> {
+        let mut io = EncIo(enc);
+        let transform = if self.layout.rgb { self.trial_transform(samples) } else { Transform::None };
+        if self.layout.rgb {
+            let code = transform.code();
+            io.bit(code & 2 != 0, 32768)?;
+            io.bit(code & 1 != 0, 32768)?;
+            let layout = Layout::new(color_of(&self.layout), self.maxval as u16, transform);
+            self.set_layout(layout);
+        }
+        self.run(&mut io, Some(samples), &mut Vec::new())
+    }
+
+    /// The colour transform that codes a sample of the stripe's rows
+    /// smallest (encoder only; compares coded byte counts, so the choice is
+    /// the same on every machine).
+    fn trial_transform(&self, samples: &[u8]) -> Transform {
+        let row_bytes = samples.len() / self.rows.max(1);
+        let blocks = TRIAL_ROWS / TRIAL_BLOCK;
+        let sub: Vec<u8> = if self.rows <= TRIAL_ROWS {
+            samples.to_vec()
+        } else {
+            (0..blocks)
+                .flat_map(|k| {
+                    let start = k * (self.rows - TRIAL_BLOCK) / (blocks - 1);
+                    samples[start * row_bytes..(start + TRIAL_BLOCK) * row_bytes].iter().copied()
+                })
+                .collect()
+        };
+        let shape = Stripe {
+            width: self.width as u32,
+            rows: (sub.len() / row_bytes.max(1)) as u32,
+            color: color_of(&self.layout),
+            maxval: self.maxval as u16,
+        };
+        let mut best = (usize::MAX, Transform::None);
+        for t in Transform::ALL {
+            let mut m = Model::new(&shape, self.level);
+            m.set_layout(Layout::new(shape.color, shape.maxval, t));
+            let mut enc = crate::entropy::binary::RangeBitEncoder::new();
+            if m.run(&mut EncIo(&mut enc), Some(&sub), &mut Vec::new()).is_ok() && enc.num_bytes() < best.0 {
+                best = (enc.num_bytes(), t);
+            }
+        }
+        best.1
+    }
+
+    pub(crate) fn decode<D: BitDecode>(
+        &mut self,
+        dec: &mut D,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EntropyError> {
+        let mut io = DecIo(dec);
+        if self.layout.rgb {
+            let hi = io.bit(false, 32768)?;
+            let lo = io.bit(false, 32768)?;
+            let transform = Transform::from_code(u32::from(hi) * 2 + u32::from(lo));
+            let layout = Layout::new(color_of(&self.layout), self.maxval as u16, transform);
+            self.set_layout(layout);
+        }
+        self.run(&mut io, None, out)
+    }
+
+    /// Code every sample of the stripe: read from `src` (encoder) or written
+    /// to `out` (decoder).
+    fn run<IO: BitIo>(
+        &mut self,
+        io: &mut IO,
+        src: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EntropyError> {
+        let layout = self.layout;
+        let ch = layout.channels;
+        let wide = self.maxval > 255;
+        let bps = if wide { 2 } else { 1 };
+        for y in 0..self.rows {
+            self.start_row(y);
+            for x in 0..self.width {
+                let mut v = [0i32; 4];
+                if let Some(src) = src {
+                    let at = (y * self.width + x) * ch * bps;
+                    let mut c = [0i32; 4];
+                    for (k, cv) in c.iter_mut().enumerate().take(ch) {
+                        *cv = if wide {
+                            i32::from(u16::from_be_bytes([src[at + 2 * k], src[at + 2 * k + 1]]))
+                        } else {
+                            i32::from(src[at + k])
+                        };
+                    }
+                    v = layout.forward(&c);
+                }
+                for (p, vp) in v.iter_mut().enumerate().take(layout.planes) {
+                    *vp = self.code_sample(io, p, y, x, *vp)?;
+                }
+                if src.is_none() {
+                    let c = layout.inverse(&v, self.maxval);
+                    for &cv in c.iter().take(ch) {
+                        if wide {
+                            out.extend_from_slice(&(cv as u16).to_be_bytes());
+                        } else {
+                            out.push(cv as u8);
+                        }
+                    }
+                }
+            }
+            self.end_row(y);
+        }
+        Ok(())
+    }
+
+    /// Before row `y`: the left padding repeats the first sample of the row
+    /// above (and its errors and residual).
+    fn start_row(&mut self, y: usize) {
+        let cur = self.row(y + RING);
+        let up = self.row(y + RING - 1);
+        for p in &mut self.planes {
+            let np = p.np;
+            for pad in 0..PAD {
+                p.vals[cur + pad] = p.vals[up + PAD];
+                p.res[cur + pad] = p.res[up + PAD];
+                let (dst, src) = ((cur + pad) * np, (up + PAD) * np);
+                p.errs.copy_within(src..src + np, dst);
+            }
+        }
+    }
+
+    /// After row `y`: the right padding repeats the row's last sample.
+    fn end_row(&mut self, y: usize) {
+        let cur = self.row(y + RING);
+        let last = cur + PAD + self.width - 1;
+        for p in &mut self.planes {
+            let np = p.np;
+            for pad in 1..=PAD {
+                p.vals[last + pad] = p.vals[last];
+                p.res[last + pad] = p.res[last];
+                p.errs.copy_within(last * np..(last + 1) * np, (last + pad) * np);
+            }
+        }
+    }
+
+    /// Predict and code (or decode) the sample of plane `c` at (`y`, `x`),
+    /// whose value is `value` when encoding; returns the value.
+    #[inline]
+    fn code_sample<IO: BitIo>(
+        &mut self,
+        io: &mut IO,
+        c: usize,
+        y: usize,
+        x: usize,
+        value: i32,
+    ) -> Result<i32, EntropyError> {
+        let cur = self.row(y + RING) + PAD + x;
+        let up = self.row(y + RING - 1) + PAD + x;
+        let up2 = self.row(y + RING - 2) + PAD + x;
+        let nb_of = |p: &Plane| Nb {
+            w: p.vals[cur - 1],
+            n: p.vals[up],
+            nw: p.vals[up - 1],
+            ne: p.vals[up + 1],
+            ww: p.vals[cur - 2],
+            nn: p.vals[up2],
+            nne: p.vals[up2 + 1],
+        };
+        self.plane = c;
+        let pl = &self.planes[c];
+        let (lo, hi, np) = (pl.lo, pl.hi, pl.np);
+        let nb = nb_of(pl);
+
+        // Predictors.
+        let mut preds = [0i32; MAX_PREDICTORS];
+        predict::spatial(&nb, &mut preds);
+        let mut rres = [0i32; 2];
+        for (r, (rr, &rc)) in rres.iter_mut().zip(&pl.refs).take(pl.nrefs).enumerate() {
+            let rp = &self.planes[rc];
+            predict::inter(&nb, &nb_of(rp), rp.vals[cur], &mut preds, SPATIAL + INTER * r);
+            *rr = rp.res[cur];
+        }
+        // NLMS over differences to W.
+        let mut taps = [0i32; LMS_TAPS];
+        {
+            let v = &pl.vals;
+            let up3 = self.row(y + RING - 3) + PAD + x;
+            taps[..12].copy_from_slice(&[
+                nb.n - nb.w,
+                nb.nw - nb.w,
+                nb.ne - nb.w,
+                nb.ww - nb.w,
+                nb.nn - nb.w,
+                nb.nne - nb.w,
+                v[up - 2] - nb.w,
+                v[up2 - 1] - nb.w,
+                v[up + 2] - nb.w,
+                v[up2 + 2] - nb.w,
+                v[up3] - nb.w,
+                v[up2 - 2] - nb.w,
+            ]);
+        }
+        for r in 0..pl.nrefs {
+            let rp = &self.planes[pl.refs[r]];
+            let rx = rp.vals[cur];
+            taps[12 + 3 * r] = rx - rp.vals[cur - 1];
+            taps[13 + 3 * r] = rx - rp.vals[up];
+            taps[14 + 3 * r] = rp.res[cur];
+        }
+        let mut acc: i64 = 0;
+        for (&w, &t) in pl.lms.iter().zip(&taps) {
+            acc += i64::from(w) * i64::from(t);
+        }
+        let lms_pred = (nb.w << FRAC_BITS) + (acc >> (16 - FRAC_BITS)).clamp(-(1 << 24), 1 << 24) as i32;
+        preds[np - 1] = lms_pred;
+        let mut acc2: i64 = 0;
+        for (&w, &t) in pl.lms2.iter().zip(&taps) {
+            acc2 += i64::from(w) * i64::from(t);
+        }
+        let lms2_pred = (nb.w << FRAC_BITS) + (acc2 >> (16 - FRAC_BITS)).clamp(-(1 << 24), 1 << 24) as i32;
+        preds[np - 2] = lms2_pred;
+        let (plo, phi) = (lo << FRAC_BITS, hi << FRAC_BITS);
+        for p in &mut preds[..np] {
+            *p = (*p).clamp(plo, phi);
+        }
+
+        // Error sums of the predictors around the sample.
+        let mut es = [0u32; MAX_PREDICTORS];
+        {
+            let e = &pl.errs;
+            let at = |pos: usize| pos * np;
+            let (w, n, nw, ne, ww, nn) = (at(cur - 1), at(up), at(up - 1), at(up + 1), at(cur - 2), at(up2));
+            let (nne, nww) = (at(up2 + 1), at(up - 2));
+            for (k, s) in es[..np].iter_mut().enumerate() {
+                *s = 3 * e[w + k]
+                    + 3 * e[n + k]
+                    + 2 * e[nw + k]
+                    + 2 * e[ne + k]
+                    + e[ww + k]
+                    + e[nn + k]
+                    + e[nne + k]
+                    + e[nww + k];
+            }
+        }
+        let (blended, emin) = predict::blend(&preds[..np], &es[..np]);
+        let (pmin, pmax) = preds[..np].iter().fold((i32::MAX, i32::MIN), |(a, b), &p| (a.min(p), b.max(p)));
+        let qspread = qlog(((pmax - pmin) >> FRAC_BITS) as u32 >> self.dsh);
+
+        // Residual contexts.
+        let res = &pl.res;
+        let (r_w, r_n, r_nw, r_ne) = (res[cur - 1], res[up], res[up - 1], res[up + 1]);
+        let sa = 2 * r_w.unsigned_abs() + 2 * r_n.unsigned_abs() + r_nw.unsigned_abs() + r_ne.unsigned_abs();
+        let qa = qlog(sa >> self.dsh);
+        let qb = qlog(emin >> (FRAC_BITS + self.dsh));
+        let pred = blended.clamp(plo, phi);
+        let phat = ((pred + (1 << (FRAC_BITS - 1))) >> FRAC_BITS).clamp(lo, hi);
+        let frac = (pred + (1 << (FRAC_BITS - 1)) - (phat << FRAC_BITS)).clamp(0, 7) as usize;
+
+        // The pixel's alpha (coded first) for its colour planes: 0, transparent,
+        // opaque or in between.
+        let aclass = if self.layout.alpha && c > 0 {
+            match self.planes[0].vals[cur] {
+                0 => 1,
+                a if a == self.maxval => 0,
+                _ => 2,
+            }
+        } else {
+            0
+        };
+
+        // Contexts of the decisions.
+        let ds = |r: i32| qsign(r >> self.dsh);
+        self.base = [
+            (c * 16 + qb) * 8 + frac,
+            (((c * 11 + ds(r_w)) * 11 + ds(r_n)) * 4 + (qa >> 2)) * 3 + aclass,
+            ((c * 11 + ds(rres[0])) * 11 + ds(rres[1])) * 8 + (qa >> 1),
+            (c * 16 + qspread) * 16 + qb,
+            ((c * 15 + qdiff(preds[3] - pred)) * 15 + qdiff(preds[np - 1] - pred)) * 4 + (qa >> 2),
+            ((c * 15 + qdiff(preds[0] - pred)) * 15 + qdiff(preds[1] - pred)) * 4 + (qa >> 2),
+            ((c * 15 + qdiff(preds[SPATIAL] - pred)) * 15 + qdiff(preds[SPATIAL + 1] - pred)) * 4 + (qa >> 2),
+        ];
+        for (b, &n) in self.base.iter_mut().zip(&T_SIZES) {
+            *b = (*b).min(n - 1) << NODE_BITS;
+        }
+        // Hashed contexts: exact neighbour values relative to the prediction
+        // (graphics repeat them exactly), with the residuals of the pixel's
+        // planes coded before.
+        let hshift = 64 - self.hbits;
+        let d = |v: i32| (v - phat) as u32 as u64;
+        let (dw, dn, dnw, dne) = (d(nb.w), d(nb.n), d(nb.nw), d(nb.ne));
+        let h0 = mix(mix(c as u64 + 1 + ((aclass as u64) << 8), dw << 32 | dn), dnw << 32 | dne);
+        let (pr, pe) = if c > 0 {
+            let p = &self.planes[c - 1];
+            let v = p.vals[cur];
+            (p.res[cur], u64::from(v == p.vals[cur - 1]) | u64::from(v == p.vals[up]) << 1)
+        } else {
+            (0, 0)
+        };
+        let h1 = mix(
+            mix(c as u64 + 17, (rres[0] as u32 as u64) << 32 | pr as u32 as u64),
+            (dw << 32 | dn) ^ pe << 62,
+        );
+        let h2 = mix(
+            mix(mix(c as u64 + 33, dw << 32 | dn), dnw << 32 | dne),
+            d(nb.ww) << 42 ^ d(nb.nn) << 21 ^ d(nb.nne),
+        );
+        self.hraw = [h0, h1, h2];
+        for (b, &h) in self.hbase.iter_mut().zip(&self.hraw) {
+            *b = (h >> hshift) as usize & !(HSLOTS - 1);
+        }
+        self.sel0 = c * NODES;
+        self.sel1 = (c * 16 + qa) * 4;
+        self.fin = c * 4;
+
+        // The residual (spec §4.4).
+        let r = value - phat;
+        self.hx = 0;
+        let v = if self.decide(io, ZERO, r == 0)? {
+            phat
+        } else {
+            let (pos_ok, neg_ok) = (phat < hi, phat > lo);
+            let positive = match (pos_ok, neg_ok) {
+                (true, true) => self.decide(io, SIGN, r > 0)?,
+                (p, _) => p,
+            };
+            let mmax = if positive { hi - phat } else { phat - lo } - 1;
+            if mmax < 0 {
+                phat // only a damaged stream gets here
+            } else {
+                let m = r.abs() - 1;
+                let mut k = 0u32;
+                loop {
+                    let next = (2 << k) - 1;
+                    if next > mmax || !self.decide(io, unary_node(k, positive), m >= next)? {
+                        break;
+                    }
+                    k += 1;
+                }
+                let first = (1i32 << k) - 1;
+                let mut off = 0i32;
+                for j in 0..k {
+                    let shift = k - 1 - j;
+                    let bit = (m - first) >> shift & 1 != 0;
+                    // The hashed contexts also see the bits decoded so far, so
+                    // that they can learn exact values.
+                    self.hx = ((off as usize) << 1 | 1) << (NODE_BITS + j.min(2));
+                    let b = self.decide(io, mant_node(k, j), bit)?;
+                    off = off << 1 | i32::from(b);
+                }
+                let m = (first + off).min(mmax);
+                if positive {
+                    phat + m + 1
+                } else {
+                    phat - m - 1
+                }
+            }
+        };
+
+        // Updates.
+        let target = v << FRAC_BITS;
+        let pl = &mut self.planes[c];
+        {
+            let e8 = i64::from(target - lms_pred);
+            let energy: i64 = taps.iter().map(|&t| i64::from(t) * i64::from(t)).sum::<i64>() + 16;
+            let g = (e8 << (16 - FRAC_BITS)) / energy;
+            for (w, &t) in pl.lms.iter_mut().zip(&taps) {
+                *w = (i64::from(*w) + ((g * i64::from(t)) >> LMS_MU)).clamp(-(1 << 20), 1 << 20) as i32;
+            }
+            let e8 = i64::from(target - lms2_pred);
+            let g = (e8 << (16 - FRAC_BITS)) / energy;
+            for (w, &t) in pl.lms2.iter_mut().zip(&taps) {
+                *w = (i64::from(*w) + ((g * i64::from(t)) >> LMS_SLOW_MU)).clamp(-(1 << 20), 1 << 20) as i32;
+            }
+        }
+        pl.vals[cur] = v;
+        pl.res[cur] = v - phat;
+        let at = cur * np;
+        for (e, &p) in pl.errs[at..at + np].iter_mut().zip(&preds[..np]) {
+            *e = (p - target).unsigned_abs();
+        }
+        if y == 0 {
+            // The first row has no row above: make the virtual rows above it
+            // follow the row itself, so that N, NE, NN... act as W.
+            for yy in [RING - 1, RING - 2] {
+                let o = yy * self.stride + PAD + x;
+                pl.vals[o + 1] = v;
+                pl.vals[o + 2] = v;
+            }
+        }
+        Ok(v)
+    }
+
+    /// Code one decision with the full model.
+    #[inline]
+    fn decide<IO: BitIo>(&mut self, io: &mut IO, node: usize, bit: bool) -> Result<bool, EntropyError> {
+        // The common decisions of a sample share one 64-byte bucket of each
+        // hashed table; the others are hashed individually.
+        let slot = hslot(node, self.hx);
+        let mut hidx = [0usize; NH];
+        for (j, h) in hidx.iter_mut().enumerate() {
+            *h = if slot < HSLOTS {
+                self.hbase[j] + slot
+            } else {
+                (mix(self.hraw[j], (node | self.hx) as u64) >> (64 - self.hbits)) as usize
+            };
+        }
+        {
+            let x = self.mixer.inputs_mut();
+            for ((xi, t), &b) in x.iter_mut().zip(&self.t).zip(&self.base) {
+                *xi = stretch(t.p12(b | node));
+            }
+            for (j, (xi, &hi)) in x[NT..].iter_mut().zip(&hidx).enumerate() {
+                *xi = stretch(self.hmap[j * 4 + node_class(node)].p12(self.h[j][hi]));
+            }
+            x[NT + NH] = 256;
+        }
+        self.mixer.select(0, self.sel0 + node);
+        self.mixer.select(1, self.sel1 + node_class(node));
+        self.mixer.select_final(self.fin + node_class(node));
+        let lg = self.mixer.mix();
+        let pm = squash(lg);
+        let p = pm.clamp(1, 65535) as u16;
+        let b = io.bit(bit, p)?;
+        if STATS {
+            let q = if b { f64::from(p) } else { 65536.0 - f64::from(p) };
+            self.cost[self.plane][node_class(node)] += 16.0 - q.log2();
+            self.decisions += 1;
+        }
+        let y = u32::from(b);
+        for (t, &b) in self.t.iter_mut().zip(&self.base) {
+            t.update(b | node, y);
+        }
+        for (j, (h, &hi)) in self.h.iter_mut().zip(&hidx).enumerate() {
+            let st = &mut h[hi];
+            self.hmap[j * 4 + node_class(node)].update(*st, y);
+            *st = NEXT[usize::from(*st)][y as usize];
+        }
+        self.mixer.update(y);
+
+        Ok(b)
+    }
+}
+
+impl Drop for Model {
+    fn drop(&mut self) {
+        if STATS {
+            let total: f64 = self.cost.iter().flatten().sum();
+            let per: Vec<String> = self
+                .cost
+                .iter()
+                .take(self.layout.planes)
+                .map(|c| {
+                    format!(
+                        "[z {:.0} s {:.0} u {:.0} m {:.0}]",
+                        c[0] / 8.0,
+                        c[1] / 8.0,
+                        c[2] / 8.0,
+                        c[3] / 8.0
+                    )
+                })
+                .collect();
+            let samples = (self.width * self.rows * self.layout.planes) as f64;
+            eprintln!(
+                "img stats: {:.0} bytes {:?} {:.2} decisions/sample {}",
+                total / 8.0,
+                self.layout.transform,
+                self.decisions as f64 / samples,
+                per.join(" ")
+            );
+        }
+    }
+}
+
+/// The colour type a layout was made for (only RGB layouts are re-made).
+fn color_of(l: &Layout) -> nzip_format::ColorType {
+    if l.alpha {
+        nzip_format::ColorType::Rgba
+    } else {
+        nzip_format::ColorType::Rgb
+    }
+}

@@ -1,0 +1,135 @@
+use super::*;
+use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, CostCounter, RangeBitDecoder, RangeBitEncoder};
+use proptest::prelude::*;
+
+/// Deterministic test content: kind 0 smooth gradient with noise, 1 flat,
+/// 2 random, 3 blocky graphics.
+fn synth(s: &Stripe, kind: u32, seed: u64) -> Vec<u8> {
+    let ch = usize::from(s.color.channels());
+    let m = u64::from(s.maxval);
+    let mut r = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::new();
+    for y in 0..s.rows as u64 {
+        for x in 0..s.width as u64 {
+            for k in 0..ch as u64 {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                let v = match kind {
+                    0 => ((x * 3 + y * 2 + k * 20) * (m + 1) / 64 + (r % 3)) % (m + 1),
+                    1 => m / 3,
+                    2 => r % (m + 1),
+                    _ => (((x / 4 + y / 3 + k) % 3) * m / 2).min(m),
+                };
+                if s.maxval < 256 {
+                    out.push(v as u8);
+                } else {
+                    out.extend_from_slice(&(v as u16).to_be_bytes());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn roundtrip(s: &Stripe, level: u8, samples: &[u8]) -> usize {
+    let mut enc = RangeBitEncoder::new();
+    encode(s, level, samples, &mut enc).unwrap();
+    let bytes = enc.finish();
+    let mut dec = RangeBitDecoder::new(&bytes).unwrap();
+    let mut out = Vec::new();
+    decode(s, level, &mut dec, &mut out).unwrap();
+    assert!(out == samples, "range round trip {s:?}");
+    let mut enc = AnsBitEncoder::new();
+    encode(s, level, samples, &mut enc).unwrap();
+    let ans = enc.finish();
+    let mut dec = AnsBitDecoder::new(&ans).unwrap();
+    let mut out = Vec::new();
+    decode(s, level, &mut dec, &mut out).unwrap();
+    assert!(out == samples, "ans round trip {s:?}");
+    assert!(dec.is_empty());
+    bytes.len()
+}
+
+const COLORS: [ColorType; 5] =
+    [ColorType::Gray, ColorType::GrayAlpha, ColorType::Rgb, ColorType::Rgba, ColorType::Indexed];
+
+#[test]
+fn every_color_type_and_depth_roundtrips() {
+    for color in COLORS {
+        for maxval in [1u16, 3, 15, 255, 1000, 65535] {
+            if color == ColorType::Indexed && maxval > 255 {
+                continue;
+            }
+            for (w, h) in [(1, 1), (1, 7), (9, 1), (13, 6)] {
+                for kind in 0..4 {
+                    let s = Stripe { width: w, rows: h, color, maxval };
+                    roundtrip(&s, 6, &synth(&s, kind, u64::from(w * h) + u64::from(maxval)));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn larger_images_compress() {
+    let s = Stripe { width: 96, rows: 40, color: ColorType::Rgb, maxval: 255 };
+    let smooth = synth(&s, 0, 1);
+    let n = roundtrip(&s, 6, &smooth);
+    assert!(n < smooth.len() / 2, "smooth: {n} of {}", smooth.len());
+    let flat = synth(&s, 1, 1);
+    let n = roundtrip(&s, 6, &flat);
+    assert!(n < 64, "flat: {n}");
+    let s16 = Stripe { width: 40, rows: 30, color: ColorType::Rgba, maxval: 65535 };
+    roundtrip(&s16, 6, &synth(&s16, 0, 2));
+}
+
+#[test]
+fn bad_shapes_are_errors() {
+    let s = Stripe { width: 4, rows: 2, color: ColorType::Gray, maxval: 255 };
+    let mut enc = CostCounter::new();
+    assert!(encode(&s, 6, &[0; 7], &mut enc).is_err());
+    let small = Stripe { width: 2, rows: 1, color: ColorType::Gray, maxval: 9 };
+    assert!(encode(&small, 6, &[3, 10], &mut enc).is_err(), "sample above maxval");
+    let z = Stripe { width: 0, rows: 2, color: ColorType::Gray, maxval: 255 };
+    assert!(encode(&z, 6, &[], &mut enc).is_err());
+    let mut dec = RangeBitDecoder::new(&[]).unwrap();
+    assert!(decode(&z, 6, &mut dec, &mut Vec::new()).is_err());
+}
+
+proptest! {
+    /// Any coded bytes decode to some samples of the right length (or a coder
+    /// error), never a panic.
+    #[test]
+    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256), c in 0..5usize, m in 0..4usize) {
+        let maxval = [1u16, 255, 1000, 65535][m];
+        let color = COLORS[c];
+        if color == ColorType::Indexed && maxval > 255 {
+            return Ok(());
+        }
+        let s = Stripe { width: 7, rows: 5, color, maxval };
+        let bytes = &bytes[..bytes.len() / 4 * 4];
+        if let Ok(mut dec) = RangeBitDecoder::new(bytes) {
+            let mut out = Vec::new();
+            if decode(&s, 6, &mut dec, &mut out).is_ok() {
+                prop_assert_eq!(out.len(), s.bytes().unwrap());
+            }
+        }
+        if let Ok(mut dec) = AnsBitDecoder::new(bytes) {
+            let mut out = Vec::new();
+            decode(&s, 6, &mut dec, &mut out).unwrap();
+            prop_assert_eq!(out.len(), s.bytes().unwrap());
+        }
+    }
+
+    #[test]
+    fn random_images_roundtrip(w in 1u32..12, h in 1u32..6, c in 0..5usize, m in 0..4usize, seed in any::<u64>(), kind in 0..4u32) {
+        let maxval = [2u16, 255, 4095, 65535][m];
+        let color = COLORS[c];
+        if color == ColorType::Indexed && maxval > 255 {
+            return Ok(());
+        }
+        let s = Stripe { width: w, rows: h, color, maxval };
+        roundtrip(&s, 6, &synth(&s, kind, seed));
+    }
+}

@@ -1,0 +1,312 @@
+//! Image frames (spec/FORMAT.md §4.6-§4.7): compress a PNG or PNM file as
+//! its samples, a stripe of rows per chunk, with the `img` model; decompress
+//! such a frame back into the file.
+//!
+//! The stripe height depends only on the image's width and height (and the
+//! level), never on the thread count, so `-T1` and `-T8` write the same
+//! bytes; stripes are coded and decoded in parallel, a batch at a time, and
+//! written in order.
+
+use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, RangeBitDecoder, RangeBitEncoder, BIT_PRECISION};
+use crate::media::image::{Image, Restorer, MAX_RESTORE_BYTES};
+use crate::models::{cm, image as model};
+use crate::pipeline::{CompressOptions, DecompressOptions, Progress, Stats, Workers};
+use crate::{CoderKind, Error, Result};
+use nzip_format::{
+    self as format, Chunk, ChunkKind, Coder, ContentHasher, Header, ImageInfo, Medium, Method, Reader,
+    RestoreCoding,
+};
+use std::io::{Read, Write};
+
+/// Largest input file the image path reads into memory (bytes); larger files
+/// are compressed as bytes, streaming.
+pub(crate) const MAX_IMAGE_FILE: u64 = 1 << 32;
+
+/// Largest stripe (chunk) the encoder makes: well under the reader's default
+/// chunk limit. An image whose single row is larger is compressed as bytes.
+const MAX_STRIPE_BYTES: u64 = 64 << 20;
+
+/// Pixels per stripe the encoder aims at: each stripe restarts the adaptive
+/// model, so stripes must be large enough to learn, and numerous enough to
+/// keep the cores busy on large images.
+pub const STRIPE_PIXELS: u64 = 1 << 19;
+
+/// The cm level that codes the restore blob (metadata).
+const RESTORE_CM_LEVEL: u8 = 6;
+
+/// Read until `buf` is full or the input ends; returns the bytes read.
+pub(crate) fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Rows per stripe for an image (spec/FORMAT.md §4.6 leaves the choice to
+/// the encoder): about [`STRIPE_PIXELS`] pixels, at most
+/// [`MAX_STRIPE_BYTES`], balanced so that all stripes but the last have the
+/// same height and the last is not much shorter. `None` when one row is
+/// already too large.
+pub fn stripe_rows(width: u32, height: u32, row_bytes: u64) -> Option<u32> {
+    if row_bytes == 0 || row_bytes > MAX_STRIPE_BYTES {
+        return None;
+    }
+    let h = u64::from(height);
+    let want = STRIPE_PIXELS.div_ceil(u64::from(width).max(1)).clamp(1, h).min(MAX_STRIPE_BYTES / row_bytes);
+    let stripes = h.div_ceil(want.max(1));
+    u32::try_from(h.div_ceil(stripes)).ok()
+}
+
+/// Code one stripe; `Stored` (and no data) when coding would not be smaller.
+fn encode_stripe(raw: &[u8], shape: &model::Stripe, header: &Header) -> (ChunkKind, Vec<u8>) {
+    let coded = match header.coder {
+        Coder::Ans => {
+            let mut enc = AnsBitEncoder::new();
+            model::encode(shape, header.level, raw, &mut enc).map(|()| enc.finish())
+        }
+        _ => {
+            let mut enc = RangeBitEncoder::new();
+            model::encode(shape, header.level, raw, &mut enc).map(|()| enc.finish())
+        }
+    };
+    match coded {
+        Ok(c) if c.len() < raw.len() => (ChunkKind::Modelled, c),
+        _ => (ChunkKind::Stored, Vec::new()),
+    }
+}
+
+/// The restore blob as stored: coded with `cm` when that is smaller.
+fn code_restore(blob: &[u8]) -> (RestoreCoding, Vec<u8>) {
+    if blob.len() >= 64 {
+        let mut enc = RangeBitEncoder::new();
+        cm::encode(blob, RESTORE_CM_LEVEL, &mut enc);
+        let coded = enc.finish();
+        if coded.len() + 1 < blob.len() {
+            return (RestoreCoding::Cm { level: RESTORE_CM_LEVEL }, coded);
+        }
+    }
+    (RestoreCoding::Raw, blob.to_vec())
+}
+
+/// Compress `data` (a whole file that starts like an image) as an image
+/// frame onto `output`. `Ok(None)` (nothing written) when the image path
+/// does not take the file or its frame would not be smaller than the file.
+pub(crate) fn compress_image<W: Write>(
+    data: &[u8],
+    output: &mut W,
+    opts: &CompressOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Option<Stats>> {
+    let Ok(img) = Image::parse(data) else { return Ok(None) };
+    let row_bytes = img.row_bytes() as u64;
+    let Some(rows) = stripe_rows(img.width, img.height, row_bytes) else { return Ok(None) };
+    let (restore_coding, restore) = code_restore(&img.restore);
+    let info = img.info(rows, restore_coding, restore);
+    let header = Header {
+        medium: Medium::Image,
+        method: Method::ImagePredictive,
+        level: opts.level,
+        coder: match opts.coder {
+            CoderKind::Range => Coder::Range,
+            CoderKind::Ans => Coder::Ans,
+        },
+        precision: BIT_PRECISION as u8,
+        chunk_size: u32::try_from(info.chunk_bytes())
+            .map_err(|_| Error::InvalidArgument("stripe size".into()))?,
+        content_size: Some(img.samples.len() as u64),
+        model: None,
+    };
+    let workers = Workers::new(opts.threads)?;
+    let stripe_bytes = info.chunk_bytes() as usize;
+    let stripes: Vec<&[u8]> = img.samples.chunks(stripe_bytes).collect();
+    let shape = |raw: &[u8]| model::Stripe {
+        width: img.width,
+        rows: (raw.len() as u64 / row_bytes) as u32,
+        color: img.color,
+        maxval: img.maxval,
+    };
+    let coded = workers.map(&stripes, |raw| encode_stripe(raw, &shape(raw), &header));
+    let mut frame = Vec::new();
+    let mut writer = format::Writer::new_image(&mut frame, header, &info)?;
+    let mut stats = Stats { frames: 1, content_bytes: data.len() as u64, ..Stats::default() };
+    for (raw, (kind, coded)) in stripes.iter().zip(coded) {
+        let payload = match kind {
+            ChunkKind::Stored => *raw,
+            ChunkKind::Modelled => &coded[..],
+        };
+        writer.write_chunk(kind, raw.len() as u32, format::chunk_crc(raw), payload)?;
+        match kind {
+            ChunkKind::Stored => stats.chunks_stored += 1,
+            ChunkKind::Modelled => stats.chunks_modelled += 1,
+        }
+    }
+    writer.finish(format::content_hash(&img.samples))?;
+    if frame.len() >= data.len() {
+        return Ok(None);
+    }
+    output.write_all(&frame)?;
+    stats.compressed_bytes = frame.len() as u64;
+    progress(Progress { read: data.len() as u64, written: stats.compressed_bytes });
+    Ok(Some(stats))
+}
+
+/// A `Write` that counts the bytes it passes on.
+struct Counting<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The restore blob of `info`, decoded and checked against the limits.
+fn restore_blob(info: &ImageInfo, limits: &format::Limits, at: u64) -> Result<Vec<u8>> {
+    let limit = u64::from(limits.max_ancillary_size).min(MAX_RESTORE_BYTES as u64);
+    if info.restore_len > limit {
+        return Err(format::Error::LimitExceeded {
+            what: "image restore data",
+            value: info.restore_len,
+            limit,
+        }
+        .into());
+    }
+    match info.restore_coding {
+        RestoreCoding::Raw => Ok(info.restore.clone()),
+        RestoreCoding::Cm { level } => {
+            let bad = |_| format::Error::Malformed { what: "image restore data does not decode", offset: at };
+            let mut dec = RangeBitDecoder::new(&info.restore).map_err(bad)?;
+            let mut out = Vec::new();
+            cm::decode(info.restore_len as usize, level, &mut dec, &mut out).map_err(bad)?;
+            Ok(out)
+        }
+        _ => Err(format::Error::Unsupported("image restore coding".into()).into()),
+    }
+}
+
+/// Decode one stripe and verify its length and CRC.
+fn decode_stripe(chunk: Chunk, shape: &model::Stripe, header: &Header) -> Result<Vec<u8>> {
+    let content = match chunk.kind {
+        ChunkKind::Stored => chunk.data.clone(),
+        ChunkKind::Modelled => {
+            let mut out = Vec::new();
+            let undecodable = |_| format::Error::Malformed {
+                what: "modelled image stripe does not decode",
+                offset: chunk.offset,
+            };
+            match header.coder {
+                Coder::Ans => {
+                    let mut dec = AnsBitDecoder::new(&chunk.data).map_err(undecodable)?;
+                    model::decode(shape, header.level, &mut dec, &mut out).map_err(undecodable)?;
+                }
+                _ => {
+                    let mut dec = RangeBitDecoder::new(&chunk.data).map_err(undecodable)?;
+                    model::decode(shape, header.level, &mut dec, &mut out).map_err(undecodable)?;
+                }
+            }
+            out
+        }
+    };
+    chunk.verify(&content)?;
+    Ok(content)
+}
+
+/// Decompress the rest of an image frame whose header `reader` has just read,
+/// writing the restored file to `output`. Stripes are written as soon as
+/// their CRC is verified; the content hash is checked at the end, so the
+/// caller must discard the output on error (as for bytes frames).
+pub(crate) fn decompress_image<R: Read, W: Write>(
+    reader: &mut Reader<R>,
+    header: &Header,
+    output: &mut W,
+    opts: &DecompressOptions,
+    workers: &Workers,
+    stats: &mut Stats,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
+    let at = reader.offset();
+    let info =
+        reader.image().cloned().ok_or(format::Error::InvalidInput("image frame without a description"))?;
+    let blob = restore_blob(&info, &opts.limits, at)?;
+    let mut out = Counting { inner: output, count: 0 };
+    let mut restorer = Restorer::new(&mut out, &info, &blob)
+        .map_err(|what| Error::Format(format::Error::Malformed { what, offset: at }))?;
+    if restorer.buffers_whole_image() && info.content_bytes() > opts.max_image_bytes {
+        return Err(format::Error::LimitExceeded {
+            what: "interlaced PNG held in memory",
+            value: info.content_bytes(),
+            limit: opts.max_image_bytes,
+        }
+        .into());
+    }
+    let row_bytes = info.row_bytes();
+    let mut rows_left = u64::from(info.height);
+    let mut hasher = ContentHasher::new();
+    let mut done = false;
+    while !done {
+        let mut batch = Vec::with_capacity(workers.count);
+        while batch.len() < workers.count {
+            match reader.next_chunk()? {
+                Some(chunk) => {
+                    // The reader guarantees chunk lengths up to the chunk size
+                    // (whole stripes) and the total at the end; a last stripe
+                    // of partial rows is malformed.
+                    let raw = u64::from(chunk.raw_len);
+                    let rows = raw / row_bytes;
+                    if raw % row_bytes != 0 || rows > rows_left {
+                        return Err(format::Error::Malformed {
+                            what: "image stripe is not whole rows of the image",
+                            offset: chunk.offset,
+                        }
+                        .into());
+                    }
+                    rows_left -= rows;
+                    let shape = model::Stripe {
+                        width: info.width,
+                        rows: rows as u32,
+                        color: info.color,
+                        maxval: info.maxval,
+                    };
+                    batch.push((chunk, shape));
+                }
+                None => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        for (chunk, _) in &batch {
+            match chunk.kind {
+                ChunkKind::Stored => stats.chunks_stored += 1,
+                ChunkKind::Modelled => stats.chunks_modelled += 1,
+            }
+        }
+        let decoded = workers.map_owned(batch, |(chunk, shape)| decode_stripe(chunk, &shape, header));
+        for content in decoded {
+            let content = content?;
+            hasher.update(&content);
+            restorer.write_rows(&content)?;
+        }
+        progress(Progress { read: reader.offset(), written: stats.content_bytes });
+    }
+    let tail = reader.tail().copied().ok_or(format::Error::InvalidInput("frame ended without a tail"))?;
+    if hasher.finish() != tail.content_xxh64 {
+        return Err(format::Error::Checksum { what: "content XXH64", offset: reader.offset() }.into());
+    }
+    restorer.finish()?;
+    stats.content_bytes += out.count;
+    Ok(())
+}

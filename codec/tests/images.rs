@@ -1,0 +1,238 @@
+//! Image frames end to end (spec/FORMAT.md §4.6-§4.7): PNG and PNM files of
+//! every colour type and depth come back with the same pixels and metadata
+//! (PNM byte for byte), the output does not depend on the thread count,
+//! files the image path cannot restore exactly are compressed as bytes, and
+//! damaged image frames end in typed errors, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nzip_codec::format::{self, varint, ColorType, Medium, SourceFormat};
+use nzip_codec::media::image::{equivalent, Image};
+use nzip_codec::{CoderKind, CompressOptions, DecompressOptions, Error};
+
+/// Smooth content with a little noise, so that the image model beats the
+/// file: a gradient per channel plus a xorshift perturbation.
+fn samples(w: u32, h: u32, color: ColorType, maxval: u16, seed: u64) -> Vec<u8> {
+    let ch = u64::from(color.channels());
+    let m = u64::from(maxval);
+    let mut r = seed | 1;
+    let mut out = Vec::new();
+    for y in 0..u64::from(h) {
+        for x in 0..u64::from(w) {
+            for k in 0..ch {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                let v = if color == ColorType::Indexed || m < 4 {
+                    ((x / 5 + y / 7 + k) % (m + 1)).min(m)
+                } else {
+                    ((x * 2 + y * 3 + k * 40) * (m + 1) / 256 + (r & 3)).min(m)
+                };
+                if maxval < 256 {
+                    out.push(v as u8);
+                } else {
+                    out.extend_from_slice(&(v as u16).to_be_bytes());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// PNG restore data (spec §4.7).
+fn png_blob(interlaced: bool, before: &[(&[u8; 4], &[u8])], after: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+    let mut b = vec![u8::from(interlaced)];
+    for list in [before, after] {
+        varint::put(&mut b, list.len() as u64);
+        for (kind, data) in list {
+            b.extend_from_slice(*kind);
+            varint::put(&mut b, data.len() as u64);
+            b.extend_from_slice(data);
+        }
+    }
+    varint::put(&mut b, 0);
+    b
+}
+
+fn png(w: u32, h: u32, color: ColorType, depth: u8, interlaced: bool, seed: u64) -> Vec<u8> {
+    let maxval = ((1u32 << depth) - 1) as u16;
+    let plte: Vec<u8> = (0..=255u8).flat_map(|i| [i, i / 2, 255 - i]).collect();
+    let mut before: Vec<(&[u8; 4], &[u8])> = vec![(b"tEXt", b"Comment\0made by the nzip tests")];
+    if color == ColorType::Indexed {
+        before.push((b"PLTE", &plte[..3 << depth]));
+    }
+    let image = Image {
+        width: w,
+        height: h,
+        color,
+        maxval,
+        source: SourceFormat::Png,
+        restore: png_blob(interlaced, &before, &[(b"tIME", &[7, 234, 11, 24, 12, 0, 0])]),
+        samples: samples(w, h, color, maxval, seed),
+    };
+    image.write_to(Vec::new()).unwrap()
+}
+
+fn pnm(magic: &str, w: u32, h: u32, maxval: u16, seed: u64) -> Vec<u8> {
+    let (color, mut f) = match magic {
+        "P5" => (ColorType::Gray, format!("P5\n# nzip test\n{w} {h}\n{maxval}\n").into_bytes()),
+        "P6" => (ColorType::Rgb, format!("P6 {w} {h} {maxval}\n").into_bytes()),
+        _ => (
+            ColorType::Rgba,
+            format!("P7\nWIDTH {w}\nHEIGHT {h}\nDEPTH 4\nMAXVAL {maxval}\nTUPLTYPE RGB_ALPHA\nENDHDR\n")
+                .into_bytes(),
+        ),
+    };
+    f.extend(samples(w, h, color, maxval, seed));
+    f
+}
+
+fn copts(threads: usize, coder: CoderKind) -> CompressOptions {
+    CompressOptions { level: 6, coder, threads, ..CompressOptions::default() }
+}
+
+/// Compress with 1 and 2 threads (same bytes), decompress with 1 and 2
+/// threads (same bytes); returns the file and the restored output.
+fn round_trip(file: &[u8], coder: CoderKind) -> (Vec<u8>, Vec<u8>) {
+    let packed = nzip_codec::compress_to_vec(file, &copts(1, coder)).unwrap();
+    assert_eq!(nzip_codec::compress_to_vec(file, &copts(2, coder)).unwrap(), packed, "-T1 and -T2 differ");
+    let mut outs = [1, 2].map(|threads| {
+        let d = DecompressOptions { threads, ..DecompressOptions::default() };
+        nzip_codec::decompress_to_vec(&packed, &d).unwrap()
+    });
+    assert_eq!(outs[0], outs[1], "decoding with 1 and 2 threads differs");
+    (packed, std::mem::take(&mut outs[0]))
+}
+
+fn medium(packed: &[u8]) -> Medium {
+    let frames = nzip_codec::list(packed, &DecompressOptions::default()).unwrap();
+    frames[0].header.medium
+}
+
+#[test]
+fn png_every_color_type_and_depth() {
+    let kinds: [(ColorType, &[u8]); 5] = [
+        (ColorType::Gray, &[1, 2, 4, 8, 16]),
+        (ColorType::Indexed, &[1, 2, 4, 8]),
+        (ColorType::GrayAlpha, &[8, 16]),
+        (ColorType::Rgb, &[8, 16]),
+        (ColorType::Rgba, &[8, 16]),
+    ];
+    for (color, depths) in kinds {
+        for &depth in depths {
+            for interlaced in [false, true] {
+                let file = png(61, 37, color, depth, interlaced, u64::from(depth));
+                let coder = if interlaced { CoderKind::Ans } else { CoderKind::Range };
+                let (packed, out) = round_trip(&file, coder);
+                assert!(equivalent(&file, &out), "{color} {depth}-bit interlaced={interlaced}");
+                assert_eq!(medium(&packed), Medium::Image, "{color} {depth}-bit: expected an image frame");
+                assert!(packed.len() < file.len());
+            }
+        }
+    }
+}
+
+#[test]
+fn pnm_comes_back_byte_for_byte() {
+    for magic in ["P5", "P6", "P7"] {
+        for maxval in [1u16, 100, 255, 1023, 65535] {
+            let mut file = pnm(magic, 40, 30, maxval, 7);
+            file.extend_from_slice(b"bytes after the image");
+            let (packed, out) = round_trip(&file, CoderKind::Range);
+            assert_eq!(out, file, "{magic} maxval {maxval}");
+            assert_eq!(medium(&packed), Medium::Image, "{magic} maxval {maxval}");
+        }
+    }
+}
+
+/// A multi-stripe image: stripes are coded in parallel, the file does not
+/// depend on the thread count, and -T2 decodes what -T1 wrote.
+#[test]
+fn many_stripes() {
+    let file = pnm("P6", 1500, 400, 255, 3);
+    let (packed, out) = round_trip(&file, CoderKind::Range);
+    assert_eq!(out, file);
+    let frames = nzip_codec::list(&packed[..], &DecompressOptions::default()).unwrap();
+    let info = frames[0].image.clone().unwrap();
+    assert!(frames[0].chunks >= 2, "{info}");
+    assert!(u64::from(info.stripe_rows) * (frames[0].chunks - 1) < 400);
+}
+
+/// Files the image path cannot restore exactly, or would not make smaller,
+/// are compressed as bytes and come back byte for byte.
+#[test]
+fn fallbacks_are_bytes_frames() {
+    let good = png(40, 20, ColorType::Rgb, 8, false, 1);
+    let mut bad_crc = good.clone();
+    let n = bad_crc.len();
+    bad_crc[n - 1] ^= 1; // IEND's CRC
+    let mut p2 = b"P2\n2 2\n255\n1 2\n3 4\n".to_vec(); // ASCII PNM
+    p2.extend_from_slice(&[b'\n'; 50]);
+    let tiny = pnm("P5", 1, 1, 255, 1);
+    for file in [bad_crc, p2, tiny] {
+        let (packed, out) = round_trip(&file, CoderKind::Range);
+        assert_eq!(out, file);
+        assert_eq!(medium(&packed), Medium::Bytes);
+    }
+    // --bytes: even a good image is a bytes frame.
+    let o = CompressOptions { images: false, ..copts(1, CoderKind::Range) };
+    let packed = nzip_codec::compress_to_vec(&good, &o).unwrap();
+    assert_eq!(medium(&packed), Medium::Bytes);
+    assert_eq!(nzip_codec::decompress_to_vec(&packed, &DecompressOptions::default()).unwrap(), good);
+}
+
+/// Noise does not compress: the image frame would be larger than the PNG,
+/// so the output is a bytes frame within the bound of spec §7.
+#[test]
+fn noise_never_expands() {
+    let image = Image {
+        width: 64,
+        height: 64,
+        color: ColorType::Rgb,
+        maxval: 255,
+        source: SourceFormat::Png,
+        restore: png_blob(false, &[], &[]),
+        samples: (0..64 * 64 * 3u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(),
+    };
+    let file = image.write_to(Vec::new()).unwrap();
+    let packed = nzip_codec::compress_to_vec(&file, &copts(1, CoderKind::Range)).unwrap();
+    assert!(
+        packed.len() as u64
+            <= file.len() as u64 + format::FRAME_OVERHEAD_FIXED + format::FRAME_OVERHEAD_PER_CHUNK
+    );
+}
+
+fn corrupt_kind(e: &Error) -> bool {
+    e.is_corrupt_input() || matches!(e, Error::Format(format::Error::Unsupported(_)))
+}
+
+/// Every truncation and a sample of bit flips of an image frame give a typed
+/// error (or, for a flip that leaves the frame valid, the same image), never
+/// a panic; the streaming output before an error is a prefix of the file.
+#[test]
+fn damaged_image_frames_are_errors() {
+    for file in [png(50, 30, ColorType::Rgba, 8, false, 9), pnm("P6", 50, 30, 255, 4)] {
+        let packed = nzip_codec::compress_to_vec(&file, &copts(1, CoderKind::Range)).unwrap();
+        let good = nzip_codec::decompress_to_vec(&packed, &DecompressOptions::default()).unwrap();
+        for cut in 0..packed.len() {
+            let e = nzip_codec::decompress_to_vec(&packed[..cut], &DecompressOptions::default()).unwrap_err();
+            assert!(e.is_corrupt_input(), "cut at {cut}: {e}");
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..3000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let bit = (x % (packed.len() as u64 * 8)) as usize;
+            let mut damaged = packed.clone();
+            damaged[bit / 8] ^= 1 << (bit % 8);
+            let mut out = Vec::new();
+            match nzip_codec::decompress(&damaged[..], &mut out, &DecompressOptions::default(), &mut |_| {}) {
+                Ok(_) => assert_eq!(out, good, "flip {bit} decoded to something else"),
+                Err(e) => {
+                    assert!(corrupt_kind(&e), "flip {bit}: {e}");
+                    assert!(good.starts_with(&out) || out.len() < good.len(), "flip {bit}");
+                }
+            }
+        }
+    }
+}
