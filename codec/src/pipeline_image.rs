@@ -20,7 +20,7 @@ use std::io::{Read, Write};
 
 /// Largest input file the image path reads into memory (bytes); larger files
 /// are compressed as bytes, streaming.
-pub(crate) const MAX_IMAGE_FILE: u64 = 1 << 32;
+pub(crate) const MAX_IMAGE_FILE: u64 = 1 << 30;
 
 /// Largest stripe (chunk) the encoder makes: well under the reader's default
 /// chunk limit. An image whose single row is larger is compressed as bytes.

@@ -29,7 +29,7 @@ use std::io::{self, Write};
 
 /// Largest image, in bytes of samples (canonical layout), that the image path
 /// takes; larger files are compressed as bytes.
-pub const MAX_IMAGE_BYTES: u64 = 1 << 32;
+pub const MAX_IMAGE_BYTES: u64 = 1 << 30;
 
 /// Largest restore blob (metadata) the image path keeps, in bytes; it must fit
 /// the reader's default limit on the `IMAG` section.
