@@ -88,7 +88,7 @@ struct ImageCopy {
 }
 
 /// Largest image copy kept (bytes): the image path reads no larger files.
-const MAX_IMAGE_COPY: usize = 1 << 32;
+const MAX_IMAGE_COPY: usize = 1 << 30;
 
 impl Default for ImageCopy {
     fn default() -> Self {

@@ -20,7 +20,7 @@ use std::io::{Read, Write};
 
 /// Largest input file the image path reads into memory (bytes); larger files
 /// are compressed as bytes, streaming.
-pub(crate) const MAX_IMAGE_FILE: u64 = 1 << 32;
+pub(crate) const MAX_IMAGE_FILE: u64 = 1 << 30;
 
 /// Largest stripe (chunk) the encoder makes: well under the reader's default
 /// chunk limit. An image whose single row is larger is compressed as bytes.
@@ -254,6 +254,10 @@ pub(crate) fn decompress_image<R: Read, W: Write>(
     }
     let row_bytes = info.row_bytes();
     let mut rows_left = u64::from(info.height);
+    // A non-interlaced PNG's image data is filtered and deflated by the
+    // workers too, a stripe at a time (the segments depend only on the
+    // stripes, never on the thread count).
+    let png = restorer.png_stripes();
     let mut hasher = ContentHasher::new();
     let mut done = false;
     while !done {
@@ -273,6 +277,7 @@ pub(crate) fn decompress_image<R: Read, W: Write>(
                         }
                         .into());
                     }
+                    let first_row = u64::from(info.height) - rows_left;
                     rows_left -= rows;
                     let shape = model::Stripe {
                         width: info.width,
@@ -280,7 +285,7 @@ pub(crate) fn decompress_image<R: Read, W: Write>(
                         color: info.color,
                         maxval: info.maxval,
                     };
-                    batch.push((chunk, shape));
+                    batch.push((chunk, shape, first_row));
                 }
                 None => {
                     done = true;
@@ -288,17 +293,24 @@ pub(crate) fn decompress_image<R: Read, W: Write>(
                 }
             }
         }
-        for (chunk, _) in &batch {
+        for (chunk, _, _) in &batch {
             match chunk.kind {
                 ChunkKind::Stored => stats.chunks_stored += 1,
                 ChunkKind::Modelled => stats.chunks_modelled += 1,
             }
         }
-        let decoded = workers.map_owned(batch, |(chunk, shape)| decode_stripe(chunk, &shape, header));
-        for content in decoded {
-            let content = content?;
+        let decoded = workers.map_owned(batch, |(chunk, shape, first_row)| {
+            let content = decode_stripe(chunk, &shape, header)?;
+            let segment = png.map(|enc| enc.encode(&content, first_row)).transpose()?;
+            Ok::<_, Error>((content, u64::from(shape.rows), segment))
+        });
+        for result in decoded {
+            let (content, rows, segment) = result?;
             hasher.update(&content);
-            restorer.write_rows(&content)?;
+            match segment {
+                Some(seg) => restorer.write_segment(rows, &seg)?,
+                None => restorer.write_rows(&content)?,
+            }
         }
         progress(Progress { read: reader.offset(), written: stats.content_bytes });
     }

@@ -24,13 +24,12 @@
 //! `maxval`, ...) is not an image to it ([`NotAnImage`]); the caller then
 //! compresses its bytes.
 
-use flate2::write::ZlibEncoder;
 use nzip_format::{varint, ColorType, ImageInfo, RestoreCoding, SourceFormat};
 use std::io::{self, Write};
 
 /// Largest image, in bytes of samples (canonical layout), that the image path
 /// takes; larger files are compressed as bytes.
-pub const MAX_IMAGE_BYTES: u64 = 1 << 32;
+pub const MAX_IMAGE_BYTES: u64 = 1 << 30;
 
 /// Largest restore blob (metadata) the image path keeps, in bytes; it must fit
 /// the reader's default limit on the `IMAG` section.
@@ -484,41 +483,50 @@ impl<W: Write> IdatSink<W> {
     }
 }
 
-/// Compression level of the zlib stream in restored PNGs (1..=9).
+/// Compression level of the deflate segments in restored PNGs (1..=9).
 const PNG_ZLIB_LEVEL: u32 = 6;
 
-/// Filters and deflates PNG scanlines.
-struct PngRows<W: Write> {
-    zlib: ZlibEncoder<IdatSink<W>>,
+/// The zlib header nzip writes (deflate, 32 KiB window, default level).
+const ZLIB_HEADER: [u8; 2] = [0x78, 0x9C];
+
+/// Filters PNG scanlines (the usual heuristic), appending the filter type
+/// and the filtered bytes of each row to a buffer.
+struct Filterer {
     /// Filtering unit: bytes per complete pixel, at least 1.
     bpp: usize,
     /// Adaptive filtering (else filter type 0 on every row).
     adaptive: bool,
+    /// The row above (empty: zeros).
     prev: Vec<u8>,
-    cur: Vec<u8>,
     scratch: Vec<u8>,
     best: Vec<u8>,
 }
 
-impl<W: Write> PngRows<W> {
-    /// Filter and write one packed scanline.
-    fn row(&mut self, line: &[u8]) -> io::Result<()> {
+impl Filterer {
+    fn new(bpp: usize, adaptive: bool) -> Self {
+        Filterer { bpp, adaptive, prev: Vec::new(), scratch: Vec::new(), best: Vec::new() }
+    }
+
+    /// Filter one packed scanline into `out`. `above_unknown` marks the first
+    /// row of a segment that does not start the image: the decoder's row
+    /// above is a real row this filterer has not seen, so only filters that
+    /// do not look at it (None, Sub) are used.
+    fn row(&mut self, line: &[u8], above_unknown: bool, out: &mut Vec<u8>) {
         if self.prev.len() != line.len() {
             self.prev.clear();
             self.prev.resize(line.len(), 0);
         }
-        self.cur.clear();
-        self.cur.extend_from_slice(line);
         if !self.adaptive {
-            self.zlib.write_all(&[0])?;
-            self.zlib.write_all(&self.cur)?;
+            out.push(0);
+            out.extend_from_slice(line);
         } else {
             // The usual heuristic: the filter with the smallest sum of
             // absolute values of the filtered bytes taken as signed.
             let mut best_sum = u64::MAX;
             let mut best_kind = 0u8;
-            for kind in 0..5u8 {
-                filter_row(kind, self.bpp, &self.prev, &self.cur, &mut self.scratch);
+            let kinds = if above_unknown { 2 } else { 5 };
+            for kind in 0..kinds {
+                filter_row(kind, self.bpp, &self.prev, line, &mut self.scratch);
                 let sum: u64 = self.scratch.iter().map(|&b| u64::from((b as i8).unsigned_abs())).sum();
                 if sum < best_sum {
                     best_sum = sum;
@@ -526,16 +534,136 @@ impl<W: Write> PngRows<W> {
                     std::mem::swap(&mut self.best, &mut self.scratch);
                 }
             }
-            self.zlib.write_all(&[best_kind])?;
-            self.zlib.write_all(&self.best)?;
+            out.push(best_kind);
+            out.extend_from_slice(&self.best);
         }
-        std::mem::swap(&mut self.prev, &mut self.cur);
-        Ok(())
+        self.prev.clear();
+        self.prev.extend_from_slice(line);
     }
 
     /// Start a new image (an Adam7 pass): the row above is zeros again.
     fn reset(&mut self) {
         self.prev.clear();
+    }
+}
+
+/// Adler-32 (RFC 1950) of `data`.
+fn adler32(data: &[u8]) -> u32 {
+    const BASE: u32 = 65521;
+    let (mut a, mut b) = (1u32, 0u32);
+    // 5552 bytes is the most that cannot overflow u32 before the reduction.
+    for block in data.chunks(5552) {
+        for &x in block {
+            a += u32::from(x);
+            b += a;
+        }
+        a %= BASE;
+        b %= BASE;
+    }
+    (b << 16) | a
+}
+
+/// The Adler-32 of the concatenation of two byte strings, from theirs and
+/// the second's length (as zlib's `adler32_combine`).
+fn adler32_combine(adler1: u32, adler2: u32, len2: u64) -> u32 {
+    const BASE: u64 = 65521;
+    let rem = len2 % BASE;
+    let a1 = u64::from(adler1 & 0xffff);
+    let mut sum2 = (rem * a1) % BASE;
+    let mut sum1 = a1 + u64::from(adler2 & 0xffff) + BASE - 1;
+    sum2 += u64::from(adler1 >> 16) + u64::from(adler2 >> 16) + BASE - rem;
+    if sum1 >= BASE {
+        sum1 -= BASE;
+    }
+    if sum1 >= BASE {
+        sum1 -= BASE;
+    }
+    if sum2 >= BASE << 1 {
+        sum2 -= BASE << 1;
+    }
+    if sum2 >= BASE {
+        sum2 -= BASE;
+    }
+    (sum1 | (sum2 << 16)) as u32
+}
+
+/// Raw deflate of `data`, ending with a sync flush (so that segments can be
+/// concatenated) or, for the last segment, with the final block.
+fn deflate_segment(data: &[u8], last: bool) -> io::Result<Vec<u8>> {
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    let mut c = Compress::new(Compression::new(PNG_ZLIB_LEVEL), false);
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+    loop {
+        let done = c.total_in() as usize;
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(out.capacity().max(4096));
+        }
+        let status =
+            c.compress_vec(&data[done.min(data.len())..], &mut out, flush).map_err(io::Error::other)?;
+        let consumed = c.total_in() as usize >= data.len();
+        match status {
+            Status::StreamEnd => break,
+            // A sync flush is complete once all input is in and there was
+            // room left in the output.
+            _ if !last && consumed && out.capacity() > out.len() => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The PNG image data of some consecutive rows: a raw deflate segment and
+/// the Adler-32 and length of the filtered bytes it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PngSegment {
+    deflated: Vec<u8>,
+    adler: u32,
+    len: u64,
+}
+
+/// Filters and deflates whole rows of a (non-interlaced) PNG independently
+/// of the other rows, so that stripes can be encoded in parallel and their
+/// segments concatenated into one zlib stream ([`Restorer::write_segment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PngStripeEncoder {
+    row_bytes: usize,
+    depth: u8,
+    bpp: usize,
+    adaptive: bool,
+    height: u64,
+}
+
+impl PngStripeEncoder {
+    /// The segment of `rows` (whole rows, canonical layout) that start at
+    /// image row `first_row`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when `rows` is not whole rows or runs past the image.
+    pub fn encode(&self, rows: &[u8], first_row: u64) -> io::Result<PngSegment> {
+        if self.row_bytes == 0 || rows.len() % self.row_bytes != 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not whole image rows"));
+        }
+        let n = (rows.len() / self.row_bytes) as u64;
+        if first_row.checked_add(n).is_none_or(|end| end > self.height) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "rows past the end of the image"));
+        }
+        let mut f = Filterer::new(self.bpp, self.adaptive);
+        let mut buf = Vec::with_capacity(rows.len() + n as usize);
+        let mut packed = Vec::new();
+        for (i, line) in rows.chunks_exact(self.row_bytes).enumerate() {
+            let above_unknown = i == 0 && first_row > 0;
+            if self.depth < 8 {
+                packed.clear();
+                pack_row(line, self.depth, &mut packed);
+                f.row(&packed, above_unknown, &mut buf);
+            } else {
+                f.row(line, above_unknown, &mut buf);
+            }
+        }
+        let last = first_row + n == self.height;
+        Ok(PngSegment { deflated: deflate_segment(&buf, last)?, adler: adler32(&buf), len: buf.len() as u64 })
     }
 }
 
@@ -733,15 +861,17 @@ enum Sink<W: Write> {
         trailer: Vec<u8>,
     },
     Png {
-        rows: Box<PngRows<W>>,
-        depth: u8,
+        idat: IdatSink<W>,
+        enc: PngStripeEncoder,
+        /// Adler-32 of the filtered bytes so far.
+        adler: u32,
         after: Vec<(Vec<u8>, [u8; 4])>,
         trailer: Vec<u8>,
     },
     /// Interlaced PNG: the rows are kept until the end (Adam7 needs them all).
     PngInterlaced {
-        rows: Box<PngRows<W>>,
-        depth: u8,
+        idat: IdatSink<W>,
+        enc: PngStripeEncoder,
         samples: Vec<u8>,
         after: Vec<(Vec<u8>, [u8; 4])>,
         trailer: Vec<u8>,
@@ -758,7 +888,6 @@ pub struct Restorer<W: Write> {
     channels: usize,
     bytes_per_sample: usize,
     rows_left: u64,
-    packed: Vec<u8>,
 }
 
 impl<W: Write> std::fmt::Debug for Restorer<W> {
@@ -820,48 +949,76 @@ impl<W: Write> Restorer<W> {
                     write_png_chunk(&mut head, &c.kind, c.data).map_err(|_| "PNG chunk")?;
                 }
                 out.write_all(&head).map_err(|_| "write error")?;
-                let rows = Box::new(PngRows {
-                    zlib: ZlibEncoder::new(
-                        IdatSink { out, buf: Vec::new() },
-                        flate2::Compression::new(PNG_ZLIB_LEVEL),
-                    ),
+                let enc = PngStripeEncoder {
+                    row_bytes,
+                    depth,
                     bpp: (channels * bps).max(1),
                     adaptive: depth >= 8 && info.color != ColorType::Indexed,
-                    prev: Vec::new(),
-                    cur: Vec::new(),
-                    scratch: Vec::new(),
-                    best: Vec::new(),
-                });
+                    height: u64::from(info.height),
+                };
+                let mut idat = IdatSink { out, buf: Vec::new() };
+                idat.buf.extend_from_slice(&ZLIB_HEADER);
                 let after = r.after.iter().map(|c| (c.data.to_vec(), c.kind)).collect();
                 if r.interlaced {
                     let size = usize::try_from(info.content_bytes()).map_err(|_| "image too large")?;
                     Sink::PngInterlaced {
-                        rows,
-                        depth,
+                        idat,
+                        enc,
                         samples: Vec::with_capacity(size.min(1 << 28)),
                         after,
                         trailer: r.trailer.to_vec(),
                     }
                 } else {
-                    Sink::Png { rows, depth, after, trailer: r.trailer.to_vec() }
+                    Sink::Png { idat, enc, adler: 1, after, trailer: r.trailer.to_vec() }
                 }
             }
             _ => return Err("unknown image source format"),
         };
-        Ok(Restorer {
-            sink,
-            row_bytes,
-            channels,
-            bytes_per_sample: bps,
-            rows_left: u64::from(info.height),
-            packed: Vec::new(),
-        })
+        Ok(Restorer { sink, row_bytes, channels, bytes_per_sample: bps, rows_left: u64::from(info.height) })
     }
 
     /// True when the whole image is held until [`Restorer::finish`] (an
     /// interlaced PNG): the caller bounds the image size first.
     pub fn buffers_whole_image(&self) -> bool {
         matches!(self.sink, Sink::PngInterlaced { .. })
+    }
+
+    /// The encoder of this image's PNG data, for a PNG that is not
+    /// interlaced: stripes can then be encoded in parallel
+    /// ([`PngStripeEncoder::encode`]) and written in order
+    /// ([`Restorer::write_segment`]).
+    pub fn png_stripes(&self) -> Option<PngStripeEncoder> {
+        match &self.sink {
+            Sink::Png { enc, .. } => Some(*enc),
+            _ => None,
+        }
+    }
+
+    fn take_rows(&mut self, n: u64) -> io::Result<()> {
+        if n > self.rows_left {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "more rows than the image has"));
+        }
+        self.rows_left -= n;
+        Ok(())
+    }
+
+    /// Write the segment of the next `rows` rows, made by this image's
+    /// [`Restorer::png_stripes`] encoder for those rows.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors, and `InvalidInput` when the image is not a non-interlaced
+    /// PNG or has fewer rows left.
+    pub fn write_segment(&mut self, rows: u64, seg: &PngSegment) -> io::Result<()> {
+        self.take_rows(rows)?;
+        match &mut self.sink {
+            Sink::Png { idat, adler, .. } => {
+                idat.write_all(&seg.deflated)?;
+                *adler = adler32_combine(*adler, seg.adler, seg.len);
+                Ok(())
+            }
+            _ => Err(io::Error::new(io::ErrorKind::InvalidInput, "not a non-interlaced PNG")),
+        }
     }
 
     /// Write whole rows of samples (canonical layout).
@@ -875,28 +1032,22 @@ impl<W: Write> Restorer<W> {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not whole image rows"));
         }
         let n = (rows.len() / self.row_bytes) as u64;
-        if n > self.rows_left {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "more rows than the image has"));
+        if let Some(enc) = self.png_stripes() {
+            if n > self.rows_left {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "more rows than the image has"));
+            }
+            let first = enc.height - self.rows_left;
+            let seg = enc.encode(rows, first)?;
+            return self.write_segment(n, &seg);
         }
-        self.rows_left -= n;
+        self.take_rows(n)?;
         match &mut self.sink {
             Sink::Pnm { out, .. } => out.write_all(rows),
-            Sink::Png { rows: png, depth, .. } => {
-                for line in rows.chunks_exact(self.row_bytes) {
-                    if *depth < 8 {
-                        self.packed.clear();
-                        pack_row(line, *depth, &mut self.packed);
-                        png.row(&self.packed)?;
-                    } else {
-                        png.row(line)?;
-                    }
-                }
-                Ok(())
-            }
             Sink::PngInterlaced { samples, .. } => {
                 samples.extend_from_slice(rows);
                 Ok(())
             }
+            Sink::Png { .. } => Ok(()),
         }
     }
 
@@ -909,43 +1060,47 @@ impl<W: Write> Restorer<W> {
         if self.rows_left != 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "image rows missing"));
         }
-        let (rows, after, trailer) = match self.sink {
+        let (mut idat, adler, after, trailer) = match self.sink {
             Sink::Pnm { mut out, trailer } => {
                 out.write_all(&trailer)?;
                 return Ok(out);
             }
-            Sink::Png { rows, after, trailer, .. } => (rows, after, trailer),
-            Sink::PngInterlaced { mut rows, depth, samples, after, trailer } => {
+            Sink::Png { idat, adler, after, trailer, .. } => (idat, adler, after, trailer),
+            Sink::PngInterlaced { mut idat, enc, samples, after, trailer } => {
                 let pixel = self.channels * self.bytes_per_sample;
                 let width = self.row_bytes / pixel.max(1);
                 let height = samples.len().checked_div(self.row_bytes).unwrap_or(0);
+                let mut f = Filterer::new(enc.bpp, enc.adaptive);
+                let mut buf = Vec::with_capacity(samples.len() + 7 * height);
                 let mut line = Vec::new();
                 let mut packed = Vec::new();
                 for &(x0, y0, dx, dy) in &ADAM7 {
                     if x0 >= width || y0 >= height {
                         continue;
                     }
-                    rows.reset();
+                    f.reset();
                     for y in (y0..height).step_by(dy) {
                         line.clear();
                         let row = &samples[y * self.row_bytes..(y + 1) * self.row_bytes];
                         for x in (x0..width).step_by(dx) {
                             line.extend_from_slice(&row[x * pixel..(x + 1) * pixel]);
                         }
-                        if depth < 8 {
+                        if enc.depth < 8 {
                             packed.clear();
-                            pack_row(&line, depth, &mut packed);
-                            rows.row(&packed)?;
+                            pack_row(&line, enc.depth, &mut packed);
+                            f.row(&packed, false, &mut buf);
                         } else {
-                            rows.row(&line)?;
+                            f.row(&line, false, &mut buf);
                         }
                     }
                 }
-                (rows, after, trailer)
+                idat.write_all(&deflate_segment(&buf, true)?)?;
+                let adler = adler32(&buf);
+                (idat, adler, after, trailer)
             }
         };
-        let sink = rows.zlib.finish()?;
-        let mut out = sink.finish()?;
+        idat.write_all(&adler.to_be_bytes())?;
+        let mut out = idat.finish()?;
         for (data, kind) in &after {
             write_png_chunk(&mut out, kind, data)?;
         }
