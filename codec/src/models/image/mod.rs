@@ -15,7 +15,7 @@
 //!    blended with weights that fall with the square of each predictor's
 //!    recent local error (in the spirit of JPEG XL's weighted predictor and
 //!    TMW), then corrected by an adaptive bias per context (as in CALIC).
-//! 3. **Residual coding** ([`model`]). The residual (sample minus rounded
+//! 3. **Residual coding** (`model.rs`). The residual (sample minus rounded
 //!    prediction) is binarised: zero?, sign, an Elias-gamma-like bucket
 //!    (unary), then the bits within the bucket. Each binary decision is
 //!    predicted by adaptive context tables (local error level, neighbouring

@@ -154,7 +154,7 @@ struct Plane {
     errs: Vec<u32>,
     /// Residual of the final prediction (sample units), `RING × stride`.
     res: Vec<i32>,
-    /// NLMS weights (Q16) over the taps of [`Model::lms_taps`].
+    /// Weights (Q16) of the fast NLMS filter over its taps (spec §4.5).
     lms: [i32; LMS_TAPS],
     lms2: [i32; LMS_TAPS],
 }
