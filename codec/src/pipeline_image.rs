@@ -104,6 +104,9 @@ pub(crate) fn compress_image<W: Write>(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Option<Stats>> {
     let Ok(img) = Image::parse(data) else { return Ok(None) };
+    if img.width > model::MAX_WIDTH {
+        return Ok(None);
+    }
     let row_bytes = img.row_bytes() as u64;
     let Some(rows) = stripe_rows(img.width, img.height, row_bytes) else { return Ok(None) };
     let (restore_coding, restore) = code_restore(&img.restore);
@@ -240,6 +243,14 @@ pub(crate) fn decompress_image<R: Read, W: Write>(
     let at = reader.offset();
     let info =
         reader.image().cloned().ok_or(format::Error::InvalidInput("image frame without a description"))?;
+    if info.width > model::MAX_WIDTH {
+        return Err(format::Error::LimitExceeded {
+            what: "image width (the img model's state grows with it)",
+            value: u64::from(info.width),
+            limit: u64::from(model::MAX_WIDTH),
+        }
+        .into());
+    }
     let blob = restore_blob(&info, &opts.limits, at)?;
     let mut out = Counting { inner: output, count: 0 };
     let mut restorer = Restorer::new(&mut out, &info, &blob)

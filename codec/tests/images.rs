@@ -236,3 +236,43 @@ fn damaged_image_frames_are_errors() {
         }
     }
 }
+
+/// Images wider than the model's limit are compressed as bytes, and an image
+/// frame that claims such a width is refused as beyond the decoder's limits.
+#[test]
+fn too_wide_images() {
+    let w = nzip_codec::models::image::MAX_WIDTH + 1;
+    let mut file = format!("P5 {w} 1 255\n").into_bytes();
+    file.extend((0..w).map(|x| (x / 64) as u8));
+    let (packed, out) = round_trip(&file, CoderKind::Range);
+    assert_eq!(out, file);
+    assert_eq!(medium(&packed), Medium::Bytes);
+
+    let info = format::ImageInfo {
+        width: w,
+        height: 1,
+        color: ColorType::Gray,
+        maxval: 255,
+        stripe_rows: 1,
+        source: SourceFormat::Pnm,
+        restore_coding: format::RestoreCoding::Raw,
+        restore_len: 0,
+        restore: Vec::new(),
+    };
+    let header = format::Header {
+        medium: Medium::Image,
+        method: format::Method::ImagePredictive,
+        level: 6,
+        coder: format::Coder::Range,
+        precision: 16,
+        chunk_size: w,
+        content_size: Some(u64::from(w)),
+        model: None,
+    };
+    let row = vec![0u8; w as usize];
+    let mut writer = format::Writer::new_image(Vec::new(), header, &info).unwrap();
+    writer.write_chunk(format::ChunkKind::Stored, w, format::chunk_crc(&row), &row).unwrap();
+    let (frame, _) = writer.finish(format::content_hash(&row)).unwrap();
+    let e = nzip_codec::decompress_to_vec(&frame, &DecompressOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::Format(format::Error::LimitExceeded { .. })), "{e}");
+}

@@ -15,7 +15,7 @@
 //!    blended with weights that fall with the square of each predictor's
 //!    recent local error (in the spirit of JPEG XL's weighted predictor and
 //!    TMW), then corrected by an adaptive bias per context (as in CALIC).
-//! 3. **Residual coding** ([`model`]). The residual (sample minus rounded
+//! 3. **Residual coding** (`model.rs`). The residual (sample minus rounded
 //!    prediction) is binarised: zero?, sign, an Elias-gamma-like bucket
 //!    (unary), then the bits within the bucket. Each binary decision is
 //!    predicted by adaptive context tables (local error level, neighbouring
@@ -41,6 +41,12 @@ mod tests;
 use crate::entropy::binary::{BitDecode, BitEncode};
 use crate::entropy::EntropyError;
 use nzip_format::ColorType;
+
+/// Widest stripe the model codes (pixels). Its state holds four rows of
+/// every plane with the errors of each predictor (under 1 KiB of memory per
+/// pixel of width), so the width is bounded: wider images are
+/// compressed as bytes, and a decoder rejects them as beyond its limits.
+pub const MAX_WIDTH: u32 = 1 << 17;
 
 /// The fastest level.
 pub const MIN_LEVEL: u8 = 1;
@@ -92,7 +98,12 @@ pub fn encode<E: BitEncode>(
     samples: &[u8],
     enc: &mut E,
 ) -> Result<(), EntropyError> {
-    if stripe.bytes() != Some(samples.len()) || stripe.width == 0 || stripe.rows == 0 || stripe.maxval == 0 {
+    if stripe.bytes() != Some(samples.len())
+        || stripe.width == 0
+        || stripe.width > MAX_WIDTH
+        || stripe.rows == 0
+        || stripe.maxval == 0
+    {
         return Err(EntropyError::InvalidModel("stripe samples do not match its shape"));
     }
     let above = if stripe.maxval < 256 {
@@ -128,8 +139,8 @@ pub fn decode<D: BitDecode>(
     let Some(len) = stripe.bytes() else {
         return Err(EntropyError::InvalidModel("stripe too large"));
     };
-    if stripe.width == 0 || stripe.rows == 0 || stripe.maxval == 0 {
-        return Err(EntropyError::InvalidModel("empty stripe"));
+    if stripe.width == 0 || stripe.width > MAX_WIDTH || stripe.rows == 0 || stripe.maxval == 0 {
+        return Err(EntropyError::InvalidModel("empty or too wide stripe"));
     }
     out.reserve(len.min(1 << 26));
     let mut m = model::Model::new(stripe, level);

@@ -154,7 +154,7 @@ struct Plane {
     errs: Vec<u32>,
     /// Residual of the final prediction (sample units), `RING × stride`.
     res: Vec<i32>,
-    /// NLMS weights (Q16) over the taps of [`Model::lms_taps`].
+    /// Weights (Q16) of the fast NLMS filter over its taps (spec §4.5).
     lms: [i32; LMS_TAPS],
     lms2: [i32; LMS_TAPS],
 }
@@ -213,11 +213,11 @@ pub(crate) struct Model {
     dsh: u32,
     layout: Layout,
     planes: Vec<Plane>,
-    t: Vec<StateMap>,
+    t: [StateMap; NT],
     /// Hashed tables of bit-history states, and per table and node class
     /// the map from a state to a probability.
-    h: Vec<Vec<u8>>,
-    hmap: Vec<HistoryMap>,
+    h: [Vec<u8>; NH],
+    hmap: [HistoryMap; NH * 4],
     hbits: u32,
     mixer: Mixer,
 
@@ -255,9 +255,9 @@ impl Model {
             dsh: (16 - s.maxval.leading_zeros()).saturating_sub(8),
             layout,
             planes: Vec::new(),
-            t: T_SIZES.iter().map(|&n| StateMap::new(n * NODES, T_LIMIT)).collect(),
-            h: (0..NH).map(|_| vec![0u8; 1 << hbits]).collect(),
-            hmap: (0..NH * 4).map(|_| HistoryMap::new(H_LIMIT)).collect(),
+            t: std::array::from_fn(|i| StateMap::new(T_SIZES[i] * NODES, T_LIMIT)),
+            h: std::array::from_fn(|_| vec![0u8; 1 << hbits]),
+            hmap: std::array::from_fn(|_| HistoryMap::new(H_LIMIT)),
             hbits,
             mixer: Mixer::new(N_INPUTS, &[4 * NODES, 4 * 16 * 4], 16, LR, LR_FINAL),
 
@@ -705,6 +705,7 @@ impl Model {
     fn decide<IO: BitIo>(&mut self, io: &mut IO, node: usize, bit: bool) -> Result<bool, EntropyError> {
         // The common decisions of a sample share one 64-byte bucket of each
         // hashed table; the others are hashed individually.
+        let cls = node_class(node);
         let slot = hslot(node, self.hx);
         let mut hidx = [0usize; NH];
         for (j, h) in hidx.iter_mut().enumerate() {
@@ -720,13 +721,13 @@ impl Model {
                 *xi = stretch(t.p12(b | node));
             }
             for (j, (xi, &hi)) in x[NT..].iter_mut().zip(&hidx).enumerate() {
-                *xi = stretch(self.hmap[j * 4 + node_class(node)].p12(self.h[j][hi]));
+                *xi = stretch(self.hmap[j * 4 + cls].p12(self.h[j][hi]));
             }
             x[NT + NH] = 256;
         }
         self.mixer.select(0, self.sel0 + node);
-        self.mixer.select(1, self.sel1 + node_class(node));
-        self.mixer.select_final(self.fin + node_class(node));
+        self.mixer.select(1, self.sel1 + cls);
+        self.mixer.select_final(self.fin + cls);
         let lg = self.mixer.mix();
         let pm = squash(lg);
         let p = pm.clamp(1, 65535) as u16;
@@ -742,7 +743,7 @@ impl Model {
         }
         for (j, (h, &hi)) in self.h.iter_mut().zip(&hidx).enumerate() {
             let st = &mut h[hi];
-            self.hmap[j * 4 + node_class(node)].update(*st, y);
+            self.hmap[j * 4 + cls].update(*st, y);
             *st = NEXT[usize::from(*st)][y as usize];
         }
         self.mixer.update(y);
