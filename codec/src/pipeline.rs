@@ -169,13 +169,13 @@ pub fn compress<R: Read, W: Write>(
         // A learned byte model was asked for: it codes every input as bytes.
         return compress_bytes(input, output, content_size, opts, progress);
     }
-    let mut head = [0u8; 8];
-    let got = crate::pipeline_image::read_full(&mut input, &mut head)?;
-    let head = &head[..got];
-    if crate::media::image::sniff(head).is_none() {
-        return compress_bytes(head.chain(input), output, content_size, opts, progress);
+    // The first bytes (fewer only at the end of the input): `take` + `read_to_end`
+    // retries short reads and interruptions like any full read.
+    let mut data = Vec::with_capacity(8);
+    (&mut input).take(8).read_to_end(&mut data)?;
+    if crate::media::image::sniff(&data).is_none() {
+        return compress_bytes(data.as_slice().chain(input), output, content_size, opts, progress);
     }
-    let mut data = head.to_vec();
     (&mut input).take(crate::pipeline_image::MAX_IMAGE_FILE).read_to_end(&mut data)?;
     if data.len() as u64 == crate::pipeline_image::MAX_IMAGE_FILE {
         // Too large for the image path: go on as bytes.

@@ -34,20 +34,6 @@ pub const STRIPE_PIXELS: u64 = 1 << 19;
 /// The cm level that codes the restore blob (metadata).
 const RESTORE_CM_LEVEL: u8 = 6;
 
-/// Read until `buf` is full or the input ends; returns the bytes read.
-pub(crate) fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
 /// Rows per stripe for an image (spec/FORMAT.md §4.6 leaves the choice to
 /// the encoder): about [`STRIPE_PIXELS`] pixels, at most
 /// [`MAX_STRIPE_BYTES`], balanced so that all stripes but the last have the
