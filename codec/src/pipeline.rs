@@ -9,9 +9,11 @@
 //! coding would not make it smaller.
 
 use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, RangeBitDecoder, RangeBitEncoder, BIT_PRECISION};
+use crate::models::cm::Prior;
 use crate::models::{cm, lm};
 use crate::nn::gru::GruLm;
-use crate::nn::{package, Backend};
+use crate::nn::package::BuiltinKind;
+use crate::nn::{package, Backend, NnError};
 use crate::{CoderKind, Error, Result};
 use nzip_format::{self as format, Chunk, ChunkKind, Coder, ContentHasher, Header, Medium, Method, ModelRef};
 use rayon::prelude::*;
@@ -128,6 +130,23 @@ pub struct FrameSummary {
     pub image: Option<nzip_format::ImageInfo>,
 }
 
+/// Smallest input that the default level codes with its text prior.
+pub const PRIOR_MIN_BYTES: usize = 256;
+
+/// Whether `chunk` looks like text (so that a text prior should help): in its
+/// first 64 KiB, no NUL byte and at most 1% other control bytes (tab, line
+/// feed, carriage return, form feed and escape count as text; bytes >= 128
+/// do too, for UTF-8 and legacy encodings).
+pub fn looks_like_text(chunk: &[u8]) -> bool {
+    let head = &chunk[..chunk.len().min(1 << 16)];
+    if head.is_empty() || head.contains(&0) {
+        return false;
+    }
+    let control =
+        head.iter().filter(|&&b| (b < 32 && !matches!(b, 9 | 10 | 12 | 13 | 27)) || b == 127).count();
+    control * 100 <= head.len()
+}
+
 /// Default chunk size for a level: large enough that the adaptive model's
 /// warm-up is a small fraction of each chunk, small enough that a few chunks
 /// per thread fit in memory.
@@ -210,9 +229,13 @@ fn compress_bytes<R: Read, W: Write>(
             format::MAX_CHUNK_SIZE
         )));
     }
+    let workers = Workers::new(opts.threads)?;
+    // The first batch is read before the header is written: whether the
+    // input looks like text decides the prior.
+    let mut batch = read_batch(&mut input, chunk_size as usize, workers.count)?;
     let mut header = Header {
         medium: Medium::Bytes,
-        method: Method::ContextMixing,
+        method: Method::ContextMixing2,
         level: opts.level,
         coder: match opts.coder {
             CoderKind::Range => Coder::Range,
@@ -231,20 +254,38 @@ fn compress_bytes<R: Read, W: Write>(
                 known.join(", ")
             ))
         })?;
-        if opts.coder != CoderKind::Range {
-            return Err(Error::InvalidArgument("learned models code with the range coder only".into()));
+        match builtin.kind {
+            BuiltinKind::GruLm => {
+                if opts.coder != CoderKind::Range {
+                    return Err(Error::InvalidArgument(
+                        "learned models code with the range coder only".into(),
+                    ));
+                }
+                header.method = Method::NeuralLm;
+                header.precision = lm::PRECISION as u8;
+            }
+            BuiltinKind::CmPrior => {
+                let level = builtin.cm_prior().map_err(|e| Error::Model(e.to_string()))?.level();
+                if level != opts.level {
+                    return Err(Error::InvalidArgument(format!(
+                        "model '{name}' is a prior for level {level}; use -{level}"
+                    )));
+                }
+            }
         }
-        header.method = Method::NeuralLm;
-        header.precision = lm::PRECISION as u8;
         header.model = Some(ModelRef { id: builtin.id().to_vec(), name: builtin.name.to_owned() });
+    } else if let Some(builtin) = package::cm_prior_for_level(opts.level) {
+        // Below PRIOR_MIN_BYTES the model reference in the header costs more
+        // than the prior saves.
+        if batch.first().is_some_and(|c| c.len() >= PRIOR_MIN_BYTES && looks_like_text(c)) {
+            header.model = Some(ModelRef { id: builtin.id().to_vec(), name: builtin.name.to_owned() });
+        }
     }
     let codec = ChunkCodec::for_header(&header, &opts.backend)?;
-    let workers = Workers::new(opts.threads)?;
     let mut writer = format::Writer::new(output, header.clone())?;
     let mut hasher = ContentHasher::new();
     let mut stats = Stats { frames: 1, ..Stats::default() };
     loop {
-        let batch = read_batch(&mut input, chunk_size as usize, workers.count)?;
         if batch.is_empty() {
             break;
         }
@@ -268,6 +309,7 @@ fn compress_bytes<R: Read, W: Write>(
         if short {
             break;
         }
+        batch = read_batch(&mut input, chunk_size as usize, workers.count)?;
     }
     if let Some(declared) = content_size {
         if declared != stats.content_bytes {
@@ -283,13 +325,23 @@ fn compress_bytes<R: Read, W: Write>(
     Ok(stats)
 }
 
+/// The starting model of a `cm` (`v2` false) or `cm2` chunk of `len` bytes.
+fn cm_model(level: u8, v2: bool, prior: Option<&Prior>, len: usize) -> cm::Model {
+    match (prior, v2) {
+        (Some(p), _) => p.model(len as u64),
+        (None, true) => cm::Model::new_v2(level, len as u64),
+        (None, false) => cm::Model::new(level, len as u64),
+    }
+}
+
 /// How the chunks of one frame are coded: the method with everything it
 /// needs, resolved once per frame from the header.
 enum ChunkCodec {
     /// Every chunk stored.
     Stored,
-    /// The `cm` method.
-    Cm { level: u8, coder: Coder },
+    /// The `cm` method (`v2: false`) or the `cm2` method (`v2: true`, with its
+    /// prior if the header names one).
+    Cm { level: u8, coder: Coder, v2: bool, prior: Option<Arc<Prior>> },
     /// The `lm` method with its model.
     Lm { model: Arc<GruLm>, backend: Backend },
 }
@@ -298,9 +350,9 @@ impl ChunkCodec {
     /// Resolves the header's method, or explains why this build cannot.
     fn for_header(header: &Header, backend: &Backend) -> Result<Self> {
         let unsupported = |what: String| Err(Error::Format(format::Error::Unsupported(what)));
-        let model = match &header.model {
+        let builtin = match &header.model {
             Some(m) => match package::find_by_id(&m.id) {
-                Some(builtin) => Some(builtin.gru().map_err(|e| Error::Model(e.to_string()))?),
+                Some(builtin) => Some(builtin),
                 None => {
                     return unsupported(format!(
                         "model '{}' ({}) is not built into this nzip; a newer nzip may have it",
@@ -311,16 +363,36 @@ impl ChunkCodec {
             },
             None => None,
         };
-        match (header.method, model) {
-            (Method::Stored, None) => Ok(ChunkCodec::Stored),
-            (Method::ContextMixing, None) if u32::from(header.precision) != BIT_PRECISION => {
-                unsupported(format!("cm with {}-bit probabilities", header.precision))
+        let load = |e: NnError| Error::Model(e.to_string());
+        let cm_coder = |v2: bool, prior: Option<Arc<Prior>>| {
+            if u32::from(header.precision) != BIT_PRECISION {
+                return unsupported(format!("{} with {}-bit probabilities", header.method, header.precision));
             }
-            (Method::ContextMixing, None) => match header.coder {
-                Coder::Range | Coder::Ans => Ok(ChunkCodec::Cm { level: header.level, coder: header.coder }),
+            if let Some(p) = &prior {
+                if p.level() != header.level {
+                    return unsupported(format!(
+                        "a cm2 prior for level {} in a level-{} frame",
+                        p.level(),
+                        header.level
+                    ));
+                }
+            }
+            match header.coder {
+                Coder::Range | Coder::Ans => {
+                    Ok(ChunkCodec::Cm { level: header.level, coder: header.coder, v2, prior })
+                }
                 other => unsupported(format!("coder {other}")),
-            },
-            (Method::NeuralLm, Some(model)) => {
+            }
+        };
+        match (header.method, builtin) {
+            (Method::Stored, None) => Ok(ChunkCodec::Stored),
+            (Method::ContextMixing, None) => cm_coder(false, None),
+            (Method::ContextMixing2, None) => cm_coder(true, None),
+            (Method::ContextMixing2, Some(b)) if b.kind == BuiltinKind::CmPrior => {
+                cm_coder(true, Some(b.cm_prior().map_err(load)?))
+            }
+            (Method::NeuralLm, Some(b)) if b.kind == BuiltinKind::GruLm => {
+                let model = b.gru().map_err(load)?;
                 if usize::from(header.precision) != lm::PRECISION || header.coder != Coder::Range {
                     return unsupported(format!(
                         "lm with the {} coder at {}-bit precision",
@@ -337,7 +409,13 @@ impl ChunkCodec {
                 Coder::Range | Coder::Ans => Ok(ChunkCodec::Stored),
                 other => unsupported(format!("coder {other}")),
             },
-            (method, _) => unsupported(format!("method {method} with this model reference")),
+            (Method::ImagePredictive, Some(_)) | (Method::ContextMixing | Method::Stored, Some(_)) => {
+                unsupported(format!("method {} with a model reference", header.method))
+            }
+            (method, Some(b)) => {
+                unsupported(format!("method {method} with model '{}' ({:?})", b.name, b.kind))
+            }
+            (method, None) => unsupported(format!("method {method} without a model reference")),
         }
     }
 
@@ -346,14 +424,14 @@ impl ChunkCodec {
     fn encode(&self, raw: &[u8]) -> Result<(ChunkKind, Vec<u8>)> {
         let coded = match self {
             ChunkCodec::Stored => return Ok((ChunkKind::Stored, Vec::new())),
-            ChunkCodec::Cm { level, coder: Coder::Ans } => {
+            ChunkCodec::Cm { level, coder: Coder::Ans, v2, prior } => {
                 let mut enc = AnsBitEncoder::new();
-                cm::encode(raw, *level, &mut enc);
+                cm::encode_with(cm_model(*level, *v2, prior.as_deref(), raw.len()), raw, &mut enc);
                 enc.finish()
             }
-            ChunkCodec::Cm { level, .. } => {
+            ChunkCodec::Cm { level, v2, prior, .. } => {
                 let mut enc = RangeBitEncoder::new();
-                cm::encode(raw, *level, &mut enc);
+                cm::encode_with(cm_model(*level, *v2, prior.as_deref(), raw.len()), raw, &mut enc);
                 enc.finish()
             }
             ChunkCodec::Lm { model, backend } => {
@@ -379,14 +457,15 @@ impl ChunkCodec {
                 };
                 match self {
                     ChunkCodec::Stored => return Err(undecodable().into()),
-                    ChunkCodec::Cm { level, coder } => {
+                    ChunkCodec::Cm { level, coder, v2, prior } => {
                         let mut out = Vec::with_capacity(len);
+                        let m = cm_model(*level, *v2, prior.as_deref(), len);
                         if *coder == Coder::Ans {
                             let mut dec = AnsBitDecoder::new(&chunk.data).map_err(|_| undecodable())?;
-                            cm::decode(len, *level, &mut dec, &mut out).map_err(|_| undecodable())?;
+                            cm::decode_with(m, len, &mut dec, &mut out).map_err(|_| undecodable())?;
                         } else {
                             let mut dec = RangeBitDecoder::new(&chunk.data).map_err(|_| undecodable())?;
-                            cm::decode(len, *level, &mut dec, &mut out).map_err(|_| undecodable())?;
+                            cm::decode_with(m, len, &mut dec, &mut out).map_err(|_| undecodable())?;
                         }
                         out
                     }

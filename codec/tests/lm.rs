@@ -29,11 +29,20 @@ fn dopts(threads: usize, backend: Backend) -> DecompressOptions {
 #[test]
 fn builtin_models_load_and_are_named_by_hash() {
     for b in package::builtins() {
-        let m = b.gru().unwrap();
-        assert_eq!(m.vocab(), 256);
+        match b.kind {
+            package::BuiltinKind::GruLm => {
+                assert_eq!(b.gru().unwrap().vocab(), 256);
+                assert!(b.cm_prior().is_err());
+            }
+            package::BuiltinKind::CmPrior => {
+                let p = b.cm_prior().unwrap();
+                assert_eq!(package::cm_prior_for_level(p.level()).unwrap().name, b.name);
+                assert!(b.gru().is_err());
+            }
+        }
         assert_eq!(package::find_by_id(b.id()).unwrap().name, b.name);
         assert_eq!(b.id(), &package::package_id(b.bytes));
-        let cfg = package::package_config(b.bytes).unwrap();
+        let cfg = b.config().unwrap();
         assert_eq!(cfg["name"], b.name, "the package names itself");
     }
 }

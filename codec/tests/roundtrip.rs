@@ -63,6 +63,34 @@ fn output_does_not_depend_on_thread_count() {
 }
 
 #[test]
+fn text_at_level_6_starts_from_the_prior_and_binary_does_not() {
+    let text = text_sample();
+    let frame_of = |data: &[u8], threads: usize| {
+        let packed = round_trip(data, &opts(6, CoderKind::Range, threads, Some(16384)));
+        let frames = nzip_codec::list(&packed[..], &DecompressOptions::default()).unwrap();
+        (packed, frames[0].header.clone())
+    };
+    let (one, h) = frame_of(&text, 1);
+    assert_eq!(h.method, format::Method::ContextMixing2);
+    assert_eq!(h.model.as_ref().map(|m| m.name.as_str()), Some("text-prior-6"));
+    let (two, _) = frame_of(&text, 2);
+    assert!(one == two, "-T2 differs from -T1 with the prior");
+    let (_, h) = frame_of(&noise(20_000, 3), 2);
+    assert_eq!((h.method, h.model), (format::Method::ContextMixing2, None));
+    // Other levels have no prior.
+    let packed = round_trip(&text, &opts(5, CoderKind::Range, 1, None));
+    let frames = nzip_codec::list(&packed[..], &DecompressOptions::default()).unwrap();
+    assert_eq!(frames[0].header.model, None);
+    // The prior pays on text: smaller than level 6 without it (a leading NUL
+    // byte makes the same text look binary).
+    let mut with_nul = text.clone();
+    with_nul.insert(0, 0);
+    let no_prior = nzip_codec::compress_to_vec(&with_nul, &opts(6, CoderKind::Range, 1, None)).unwrap();
+    let prior = nzip_codec::compress_to_vec(&text, &opts(6, CoderKind::Range, 1, None)).unwrap();
+    assert!(prior.len() * 100 < no_prior.len() * 95, "prior {} vs none {}", prior.len(), no_prior.len());
+}
+
+#[test]
 fn random_data_expands_by_at_most_the_documented_constant() {
     for (n, chunk) in [(0usize, None), (1, None), (100_000, None), (100_000, Some(1000u32))] {
         let data = noise(n, 99);

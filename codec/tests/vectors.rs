@@ -81,6 +81,50 @@ fn encode(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>) 
     nzip_codec::compress_to_vec(content, &opts).unwrap()
 }
 
+/// A frame of method 1 (`cm`), which nzip no longer writes but must decode:
+/// built here as nzip 0.1 before `cm2` wrote it, so that the committed
+/// vectors keep pinning the `cm` model's coded bytes.
+fn legacy_cm(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>) -> Vec<u8> {
+    use nzip_codec::entropy::{AnsBitEncoder, RangeBitEncoder};
+    use nzip_codec::models::cm;
+    let chunk_size = chunk_size.unwrap_or_else(|| nzip_codec::default_chunk_size(level));
+    let header = Header {
+        medium: Medium::Bytes,
+        method: Method::ContextMixing,
+        level,
+        coder: match coder {
+            CoderKind::Range => Coder::Range,
+            CoderKind::Ans => Coder::Ans,
+        },
+        precision: 16,
+        chunk_size,
+        content_size: Some(content.len() as u64),
+        model: None,
+    };
+    let mut w = format::Writer::new(Vec::new(), header).unwrap();
+    for raw in content.chunks(chunk_size as usize) {
+        let coded = match coder {
+            CoderKind::Range => {
+                let mut e = RangeBitEncoder::new();
+                cm::encode(raw, level, &mut e);
+                e.finish()
+            }
+            CoderKind::Ans => {
+                let mut e = AnsBitEncoder::new();
+                cm::encode(raw, level, &mut e);
+                e.finish()
+            }
+        };
+        let (kind, payload) = if coded.len() < raw.len() {
+            (format::ChunkKind::Modelled, coded.as_slice())
+        } else {
+            (format::ChunkKind::Stored, raw)
+        };
+        w.write_chunk(kind, raw.len() as u32, format::chunk_crc(raw), payload).unwrap();
+    }
+    w.finish(format::content_hash(content)).unwrap().0
+}
+
 fn encode_lm(content: &[u8], model: &str) -> Vec<u8> {
     let opts = CompressOptions { model: Some(model.into()), threads: 1, ..CompressOptions::default() };
     nzip_codec::compress_to_vec(content, &opts).unwrap()
@@ -184,16 +228,53 @@ fn build_all() -> Vec<Vector> {
         &[(tag::HEAD, head_payload(&stored_header(1, None))), (tag::TAIL, tail_payload(0, b""))],
     );
     valid("empty-stored", empty_stored.clone(), b"", "-");
-    let empty_cm = encode(b"", 6, CoderKind::Range, None);
-    valid("empty-cm6", empty_cm.clone(), b"", "(empty) -6");
-    let hello6 = encode(&hello, 6, CoderKind::Range, None);
-    valid("hello-cm6-range", hello6.clone(), &hello, "hello.txt -6 --coder range");
-    valid("hello-cm1-range", encode(&hello, 1, CoderKind::Range, None), &hello, "hello.txt -1");
-    valid("hello-cm9-range", encode(&hello, 9, CoderKind::Range, None), &hello, "hello.txt -9");
-    let hello_ans = encode(&hello, 6, CoderKind::Ans, None);
-    valid("hello-cm6-ans", hello_ans, &hello, "hello.txt -6 --coder ans");
-    let multi = encode(&mixed, 3, CoderKind::Range, Some(1024));
-    valid("mixed-cm3-chunks1k", multi.clone(), &mixed, "mixed (see vectors.rs) -3 --chunk-size 1024");
+    // Method 1 (`cm`): written by nzip before `cm2`; decoders keep reading it.
+    let legacy = "method cm (legacy_cm in vectors.rs)";
+    let empty_cm = legacy_cm(b"", 6, CoderKind::Range, None);
+    valid("empty-cm6", empty_cm.clone(), b"", &format!("(empty) -6, {legacy}"));
+    let hello6 = legacy_cm(&hello, 6, CoderKind::Range, None);
+    valid("hello-cm6-range", hello6.clone(), &hello, &format!("hello.txt -6 --coder range, {legacy}"));
+    valid(
+        "hello-cm1-range",
+        legacy_cm(&hello, 1, CoderKind::Range, None),
+        &hello,
+        &format!("hello.txt -1, {legacy}"),
+    );
+    valid(
+        "hello-cm9-range",
+        legacy_cm(&hello, 9, CoderKind::Range, None),
+        &hello,
+        &format!("hello.txt -9, {legacy}"),
+    );
+    let hello_ans = legacy_cm(&hello, 6, CoderKind::Ans, None);
+    valid("hello-cm6-ans", hello_ans, &hello, &format!("hello.txt -6 --coder ans, {legacy}"));
+    let multi = legacy_cm(&mixed, 3, CoderKind::Range, Some(1024));
+    valid(
+        "mixed-cm3-chunks1k",
+        multi.clone(),
+        &mixed,
+        &format!("mixed (see vectors.rs) -3 --chunk-size 1024, {legacy}"),
+    );
+    // Method 4 (`cm2`), as nzip writes bytes frames now; at level 6 text
+    // starts from the built-in prior `text-prior-6`.
+    let hello_cm2 = encode(&hello, 6, CoderKind::Range, None);
+    valid("hello-cm2-6-prior-range", hello_cm2.clone(), &hello, "hello.txt -6");
+    valid(
+        "hello-cm2-6-prior-ans",
+        encode(&hello, 6, CoderKind::Ans, None),
+        &hello,
+        "hello.txt -6 --coder ans",
+    );
+    valid("hello-cm2-1-range", encode(&hello, 1, CoderKind::Range, None), &hello, "hello.txt -1");
+    valid("hello-cm2-5-range", encode(&hello, 5, CoderKind::Range, None), &hello, "hello.txt -5");
+    valid("hello-cm2-9-range", encode(&hello, 9, CoderKind::Range, None), &hello, "hello.txt -9");
+    valid("empty-cm2-6", encode(b"", 6, CoderKind::Range, None), b"", "(empty) -6");
+    valid(
+        "mixed-cm2-6-chunks1k",
+        encode(&mixed, 6, CoderKind::Range, Some(1024)),
+        &mixed,
+        "mixed (see vectors.rs) -6 --chunk-size 1024",
+    );
     let mut concat = hello6.clone();
     concat.extend_from_slice(&empty_cm);
     concat.extend_from_slice(&multi);
@@ -301,6 +382,17 @@ fn build_all() -> Vec<Vector> {
         }),
         "Unsupported",
     );
+    // cm2 with the lm frame's model (a language model, not a prior).
+    bad(
+        "lm-model-with-cm2",
+        with_payload(&hello_lm, tag::HEAD, |p| {
+            p[2] = 4;
+            p[5] = 16;
+        }),
+        "Unsupported",
+    );
+    // cm2 with the level-6 prior in a level-5 frame.
+    bad("prior-level-mismatch", with_payload(&hello_cm2, tag::HEAD, |p| p[3] = 5), "Unsupported");
     bad("unknown-coder", with_payload(&hello6, tag::HEAD, |p| p[4] = 9), "Unsupported");
     bad("unknown-medium", with_payload(&hello6, tag::HEAD, |p| p[1] = 7), "Unsupported");
     bad("reserved-header-flag", with_payload(&hello6, tag::HEAD, |p| p[0] |= 0x40), "Malformed");

@@ -72,6 +72,11 @@ pub enum Method {
     /// Adaptive predictive image coding ("img", spec/MODELS.md §7): each chunk
     /// is a stripe of image rows. Only in frames of [`Medium::Image`].
     ImagePredictive,
+    /// Context mixing, revision 2 ("cm2", spec/MODELS.md §3.11): the `cm`
+    /// model with a two-layer mixer from level 4 and, when the header names
+    /// one, a pretrained prior (a model package holding the model's learned
+    /// state) that every chunk starts from.
+    ContextMixing2,
 }
 
 impl Method {
@@ -82,6 +87,7 @@ impl Method {
             Method::ContextMixing => 1,
             Method::NeuralLm => 2,
             Method::ImagePredictive => 3,
+            Method::ContextMixing2 => 4,
         }
     }
 
@@ -91,8 +97,9 @@ impl Method {
             1 => Ok(Method::ContextMixing),
             2 => Ok(Method::NeuralLm),
             3 => Ok(Method::ImagePredictive),
+            4 => Ok(Method::ContextMixing2),
             other => Err(Error::Unsupported(format!(
-                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img); a newer nzip may decode it"
+                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2); a newer nzip may decode it"
             ))),
         }
     }
@@ -104,6 +111,7 @@ impl Method {
             Method::ContextMixing => "cm",
             Method::NeuralLm => "lm",
             Method::ImagePredictive => "img",
+            Method::ContextMixing2 => "cm2",
         }
     }
 }
@@ -199,8 +207,10 @@ impl Header {
             Method::Stored if self.level != 0 => {
                 return Err(Error::InvalidInput("stored method has level 0"))
             }
-            Method::ContextMixing | Method::NeuralLm if !(1..=9).contains(&self.level) => {
-                return Err(Error::InvalidInput("cm and lm levels must be in 1..=9"))
+            Method::ContextMixing | Method::ContextMixing2 | Method::NeuralLm
+                if !(1..=9).contains(&self.level) =>
+            {
+                return Err(Error::InvalidInput("cm, cm2 and lm levels must be in 1..=9"))
             }
             Method::NeuralLm if self.model.is_none() => {
                 return Err(Error::InvalidInput("the lm method needs a model reference"))
@@ -214,7 +224,7 @@ impl Header {
             (Medium::Bytes, Method::ImagePredictive) => {
                 return Err(Error::InvalidInput("the img method codes image frames only"))
             }
-            (Medium::Image, Method::ContextMixing | Method::NeuralLm) => {
+            (Medium::Image, Method::ContextMixing | Method::ContextMixing2 | Method::NeuralLm) => {
                 return Err(Error::InvalidInput("image frames use the img or stored method"))
             }
             _ => {}

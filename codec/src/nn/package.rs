@@ -10,6 +10,7 @@
 use super::fixed::Requant;
 use super::gru::GruLm;
 use super::NnError;
+use crate::models::cm::Prior;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
@@ -35,7 +36,13 @@ pub fn package_config(bytes: &[u8]) -> Result<serde_json::Value, NnError> {
     serde_json::from_str(text).map_err(|e| NnError::Package(format!("metadata: {e}")))
 }
 
-fn tensor<'a>(st: &SafeTensors<'a>, name: &str, dtype: Dtype, shape: &[usize]) -> Result<&'a [u8], NnError> {
+/// The bytes of tensor `name`, checked to have `dtype` and `shape`.
+pub(crate) fn tensor<'a>(
+    st: &SafeTensors<'a>,
+    name: &str,
+    dtype: Dtype,
+    shape: &[usize],
+) -> Result<&'a [u8], NnError> {
     let t = st.tensor(name).map_err(|_| NnError::Package(format!("missing tensor {name}")))?;
     if t.dtype() != dtype || t.shape() != shape {
         return Err(NnError::Package(format!(
@@ -47,7 +54,8 @@ fn tensor<'a>(st: &SafeTensors<'a>, name: &str, dtype: Dtype, shape: &[usize]) -
     Ok(t.data())
 }
 
-fn le_i32(b: &[u8]) -> Vec<i32> {
+/// Little-endian 32-bit integers.
+pub(crate) fn le_i32(b: &[u8]) -> Vec<i32> {
     b.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
@@ -150,6 +158,22 @@ pub fn save_gru(
     Ok(bytes)
 }
 
+/// What a built-in package holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinKind {
+    /// A `gru-lm-v1` language model (method `lm`).
+    GruLm,
+    /// A `cm-prior-v1` prior (method `cm2`).
+    CmPrior,
+}
+
+/// A loaded built-in package.
+#[derive(Debug, Clone)]
+enum Loaded {
+    Gru(Arc<GruLm>),
+    CmPrior(Arc<Prior>),
+}
+
 /// A model built into this binary.
 #[derive(Debug)]
 pub struct Builtin {
@@ -157,15 +181,17 @@ pub struct Builtin {
     pub name: &'static str,
     /// One line for `nzip --help` and the spec.
     pub summary: &'static str,
+    /// What the package holds.
+    pub kind: BuiltinKind,
     /// The package bytes.
     pub bytes: &'static [u8],
     id: OnceLock<[u8; 32]>,
-    model: OnceLock<Result<Arc<GruLm>, String>>,
+    model: OnceLock<Result<Loaded, String>>,
 }
 
 impl Builtin {
-    const fn new(name: &'static str, summary: &'static str, bytes: &'static [u8]) -> Self {
-        Builtin { name, summary, bytes, id: OnceLock::new(), model: OnceLock::new() }
+    const fn new(name: &'static str, summary: &'static str, kind: BuiltinKind, bytes: &'static [u8]) -> Self {
+        Builtin { name, summary, kind, bytes, id: OnceLock::new(), model: OnceLock::new() }
     }
 
     /// SHA-256 of the package.
@@ -173,25 +199,78 @@ impl Builtin {
         self.id.get_or_init(|| package_id(self.bytes))
     }
 
-    /// The loaded model (parsed once per process).
+    /// The package's metadata JSON (for a prior, from inside its zstd frame).
     ///
     /// # Errors
     ///
-    /// [`NnError::Package`] if the embedded package is broken (a build defect,
-    /// caught by the tests).
-    pub fn gru(&self) -> Result<Arc<GruLm>, NnError> {
+    /// [`NnError::Package`] if the package is broken.
+    pub fn config(&self) -> Result<serde_json::Value, NnError> {
+        match self.kind {
+            BuiltinKind::GruLm => package_config(self.bytes),
+            BuiltinKind::CmPrior => package_config(&Prior::inflate(self.bytes)?),
+        }
+    }
+
+    /// The package, parsed once per process.
+    fn loaded(&self) -> Result<Loaded, NnError> {
         self.model
-            .get_or_init(|| load_gru(self.bytes).map(Arc::new).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                match self.kind {
+                    BuiltinKind::GruLm => load_gru(self.bytes).map(|m| Loaded::Gru(Arc::new(m))),
+                    BuiltinKind::CmPrior => {
+                        Prior::from_package(self.bytes).map(|p| Loaded::CmPrior(Arc::new(p)))
+                    }
+                }
+                .map_err(|e| e.to_string())
+            })
             .clone()
             .map_err(NnError::Package)
     }
+
+    /// The loaded language model.
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Package`] if the package is not a language model or is
+    /// broken (a build defect, caught by the tests).
+    pub fn gru(&self) -> Result<Arc<GruLm>, NnError> {
+        match self.loaded()? {
+            Loaded::Gru(m) => Ok(m),
+            Loaded::CmPrior(_) => {
+                Err(NnError::Package(format!("{} is a cm prior, not a language model", self.name)))
+            }
+        }
+    }
+
+    /// The loaded cm prior.
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Package`] if the package is not a cm prior or is broken.
+    pub fn cm_prior(&self) -> Result<Arc<Prior>, NnError> {
+        match self.loaded()? {
+            Loaded::CmPrior(p) => Ok(p),
+            Loaded::Gru(_) => {
+                Err(NnError::Package(format!("{} is a language model, not a cm prior", self.name)))
+            }
+        }
+    }
 }
 
-static BUILTINS: [Builtin; 1] = [Builtin::new(
-    "byte-gru-s",
-    "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
-    include_bytes!("../../weights/byte-gru-s.safetensors"),
-)];
+static BUILTINS: [Builtin; 2] = [
+    Builtin::new(
+        "byte-gru-s",
+        "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
+        BuiltinKind::GruLm,
+        include_bytes!("../../weights/byte-gru-s.safetensors"),
+    ),
+    Builtin::new(
+        "text-prior-6",
+        "cm2 level-6 prior: the context model's state after reading the corpus train split (text)",
+        BuiltinKind::CmPrior,
+        include_bytes!("../../weights/text-prior-6.nzprior"),
+    ),
+];
 
 /// Every built-in model.
 pub fn builtins() -> &'static [Builtin] {
@@ -206,4 +285,9 @@ pub fn find_by_id(id: &[u8]) -> Option<&'static Builtin> {
 /// The built-in model with this name.
 pub fn find_by_name(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
+}
+
+/// The built-in cm prior for `level`, if this build has one.
+pub fn cm_prior_for_level(level: u8) -> Option<&'static Builtin> {
+    BUILTINS.iter().find(|b| b.kind == BuiltinKind::CmPrior && b.name == format!("text-prior-{level}"))
 }

@@ -59,6 +59,19 @@ impl HistoryMap {
         HistoryMap { t, limit: limit.min(1023) }
     }
 
+    /// The 256 entries (probability in the high 22 bits, count in the low 10).
+    pub fn entries(&self) -> &[u32; 256] {
+        &self.t
+    }
+
+    /// Sets the entries, with every count capped at `cap` (so that the map
+    /// keeps adapting at a rate of at least 1/(cap + 1.5)).
+    pub fn set_entries(&mut self, t: &[u32; 256], cap: u32) {
+        for (e, &v) in self.t.iter_mut().zip(t) {
+            *e = if v & 1023 > cap { (v & !1023) | cap } else { v };
+        }
+    }
+
     /// P(1) in state `s` as a 12-bit probability.
     #[inline]
     pub fn p12(&self, s: u8) -> u32 {
@@ -89,7 +102,8 @@ fn adapt(e: u32, y: u32, limit: u32) -> u32 {
 }
 
 /// Number of interpolation points of an [`Apm`] per context.
-const APM_POINTS: usize = 33;
+/// Interpolation points per APM context.
+pub const APM_POINTS: usize = 33;
 
 /// Adaptive probability map (SSE): for each context, a piecewise-linear map
 /// from an input logit to an output probability, with 33 knots at logits
@@ -130,6 +144,21 @@ impl Apm {
     pub fn new(n: usize, rate: u32) -> Self {
         let n = n.max(1).next_power_of_two();
         Apm { t: vec![0; n * APM_POINTS], mask: n - 1, rate: rate.min(15), idx: 0, j: 0 }
+    }
+
+    /// The table: [`APM_POINTS`] entries per context.
+    pub fn entries(&self) -> &[u16] {
+        &self.t
+    }
+
+    /// Sets the table from [`Apm::entries`] of an APM of the same size;
+    /// false, changing nothing, if the size differs.
+    pub fn set_entries(&mut self, t: &[u16]) -> bool {
+        if t.len() != self.t.len() {
+            return false;
+        }
+        self.t.copy_from_slice(t);
+        true
     }
 
     /// Refine logit `x` in context `cx` (its bits above the number of

@@ -98,6 +98,22 @@ pub fn config(level: u8) -> Config {
     }
 }
 
+/// Revision 2 of the configurations (method `cm2`, spec/MODELS.md §3.11):
+/// [`config`] with the second weight selector and the final mixer from
+/// level 4 (revision 1 has them from level 7).
+pub fn config_v2(level: u8) -> Config {
+    let c = config(level);
+    if level >= 4 {
+        Config { selectors: c.selectors.max(2), ..c }
+    } else {
+        c
+    }
+}
+
+/// log2 of the hash table's size of a prior ([`super::Prior`]): fixed, so
+/// that the prior's table can be used for any input length.
+pub const PRIOR_TABLE_BITS: u32 = 24;
+
 /// The configuration of `level` (clamped to 1..=9) for an input of `len`
 /// bytes: [`config`]`(level)` with its tables shrunk for short inputs, so that
 /// a small chunk neither allocates nor touches more memory than it can use.
@@ -105,7 +121,16 @@ pub fn config(level: u8) -> Config {
 /// table bits ≤ max(16, lg + 7), match buffer bits ≤ max(12, lg) (the buffer
 /// then holds the whole input), match index bits ≤ max(12, lg + 1).
 pub fn config_for_len(level: u8, len: u64) -> Config {
-    let c = config(level);
+    shrink(config(level), len)
+}
+
+/// [`config_v2`]`(level)` shrunk for an input of `len` bytes, as
+/// [`config_for_len`] does.
+pub fn config_v2_for_len(level: u8, len: u64) -> Config {
+    shrink(config_v2(level), len)
+}
+
+fn shrink(c: Config, len: u64) -> Config {
     let lg = 64 - len.leading_zeros();
     Config {
         table_bits: c.table_bits.min((lg + 7).max(16)),

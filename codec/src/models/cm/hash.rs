@@ -78,6 +78,24 @@ impl HashTable {
         best
     }
 
+    /// The whole table (direct prefix, then the buckets).
+    pub fn bytes(&self) -> &[u8] {
+        &self.t
+    }
+
+    /// The table of [`HashTable::new`]`(bits, prefix)` holding `t` (from
+    /// [`HashTable::bytes`]), or `None` if its length differs. Any bytes are
+    /// valid states.
+    pub fn from_bytes(bits: u32, prefix: usize, t: Vec<u8>) -> Option<Self> {
+        let bits = bits.clamp(10, 30);
+        (t.len() == prefix + (1 << bits)).then_some(HashTable { t, prefix, shift: 64 - (bits - 4) })
+    }
+
+    /// log2 of the size of the hashed part.
+    pub fn bits(&self) -> u32 {
+        68 - self.shift
+    }
+
     /// The state at `i` (`i` must be below the table's length).
     #[inline]
     pub fn get(&self, i: usize) -> u8 {

@@ -136,6 +136,31 @@ impl Mixer {
         4 * (l1 + final_sets.max(1).next_power_of_two() * sets.len())
     }
 
+    /// Every weight, first layer (selector by selector) then final layer: the
+    /// learned state that a prior stores.
+    pub fn weights(&self) -> Vec<i32> {
+        self.layer1.iter().chain(self.fin.iter()).flat_map(|l| l.w.iter().copied()).collect()
+    }
+
+    /// Sets every weight from [`Mixer::weights`] of a mixer of the same shape
+    /// and restarts the learning-rate schedule (as for a fresh mixer). Returns
+    /// false, changing nothing, if the count differs or a weight is beyond the
+    /// weight limit.
+    pub fn set_weights(&mut self, w: &[i32]) -> bool {
+        let total: usize = self.layer1.iter().chain(self.fin.iter()).map(|l| l.w.len()).sum();
+        if w.len() != total || w.iter().any(|v| v.abs() > W_LIMIT) {
+            return false;
+        }
+        let mut rest = w;
+        for l in self.layer1.iter_mut().chain(self.fin.iter_mut()) {
+            let (a, b) = rest.split_at(l.w.len());
+            l.w.copy_from_slice(a);
+            rest = b;
+        }
+        self.t = 0;
+        true
+    }
+
     /// The inputs of the next bit, to be filled by the caller: logits in
     /// 1/256 nat that must lie within ±2047 (larger values give meaningless,
     /// though still deterministic, outputs). They keep their values until

@@ -83,12 +83,14 @@ pub mod hash;
 pub mod match_model;
 pub mod mixer;
 mod model;
+pub mod prior;
 pub mod tables;
 
 #[cfg(test)]
 mod tests;
 
-pub use model::Model;
+pub use model::{Model, PriorParts, PRIOR_COUNT_CAP};
+pub use prior::Prior;
 
 use crate::entropy::binary::{BitDecode, BitEncode};
 use crate::entropy::EntropyError;
@@ -103,7 +105,13 @@ pub const MAX_LEVEL: u8 = 9;
 /// with tables sized by the level and `data.len()` (see
 /// [`config::config_for_len`]).
 pub fn encode<E: BitEncode>(data: &[u8], level: u8, enc: &mut E) {
-    let mut m = Model::new(level, data.len() as u64);
+    encode_with(Model::new(level, data.len() as u64), data, enc);
+}
+
+/// Compress `data` into `enc` with the model `m` (for example
+/// [`Model::new_v2`] or [`Prior::model`], made for `data.len()` bytes); the
+/// decoder must start from the same model.
+pub fn encode_with<E: BitEncode>(mut m: Model, data: &[u8], enc: &mut E) {
     for &byte in data {
         for k in (0..8).rev() {
             let bit = (byte >> k) & 1 != 0;
@@ -127,7 +135,17 @@ pub fn decode<D: BitDecode>(
     dec: &mut D,
     out: &mut Vec<u8>,
 ) -> Result<(), EntropyError> {
-    let mut m = Model::new(level, len as u64);
+    decode_with(Model::new(level, len as u64), len, dec, out)
+}
+
+/// Decode exactly `len` bytes coded by [`encode_with`] from the same starting
+/// model, appending them to `out`; never panics, as [`decode`].
+pub fn decode_with<D: BitDecode>(
+    mut m: Model,
+    len: usize,
+    dec: &mut D,
+    out: &mut Vec<u8>,
+) -> Result<(), EntropyError> {
     // Reserve at most 16 MiB up front, so that a hostile length cannot make us
     // allocate more than the data we actually decode.
     out.reserve(len.min(1 << 24));

@@ -2,11 +2,27 @@
 //! state maps → mixer → APMs.
 
 use super::adaptive::{Apm, HistoryMap};
-use super::config::{config, config_for_len, Config, Ctx};
+use super::config::{config, config_for_len, config_v2, config_v2_for_len, Config, Ctx, PRIOR_TABLE_BITS};
 use super::hash::{mix, HashTable};
 use super::match_model::MatchModel;
 use super::mixer::{Mixer, MAX_INPUTS};
 use super::tables::{squash, stretch, NEXT};
+
+/// The largest count of a prior's state maps (see [`Model::finish_prior`]).
+pub const PRIOR_COUNT_CAP: u32 = 127;
+
+/// The learned state of a prior ([`Model::prior_parts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PriorParts {
+    /// The hash table with its direct prefix, one state per byte.
+    pub table: Vec<u8>,
+    /// 256 entries per context's state map.
+    pub maps: Vec<u32>,
+    /// The mixer's weights.
+    pub mixer: Vec<i32>,
+    /// The first APM's table (empty if the level has none).
+    pub apm1: Vec<u16>,
+}
 
 /// Most hashed contexts of any level.
 pub const MAX_HASHED: usize = 12;
@@ -130,7 +146,103 @@ impl Model {
     /// and the decoder must give the same value; more bytes than `len` may be
     /// coded, only less well.
     pub fn new(level: u8, len: u64) -> Self {
-        let cfg = config_for_len(level, len);
+        Self::with_config(config_for_len(level, len))
+    }
+
+    /// A fresh model of revision 2 (method `cm2`, [`config_v2`]) without a
+    /// prior; otherwise as [`Model::new`].
+    pub fn new_v2(level: u8, len: u64) -> Self {
+        Self::with_config(config_v2_for_len(level, len))
+    }
+
+    /// A fresh model of revision 2 at `level` with the table size of a prior
+    /// ([`PRIOR_TABLE_BITS`]): the model that a prior is trained from.
+    pub fn new_prior_base(level: u8) -> Self {
+        Self::with_config(Config { table_bits: PRIOR_TABLE_BITS, ..config_v2(level) })
+    }
+
+    /// A model of revision 2 that starts from `prior` (trained at `level` by
+    /// [`Model::new_prior_base`] and [`Model::finish_prior`]), with a fresh
+    /// match model sized for `len` bytes.
+    pub fn from_prior(prior: &Model, level: u8, len: u64) -> Self {
+        let mut m = prior.clone();
+        let cfg = config_v2_for_len(level, len);
+        m.mm = (cfg.match_min > 0)
+            .then(|| MatchModel::new(cfg.match_buf_bits, cfg.match_table_bits, cfg.match_min));
+        m.byte_contexts();
+        m
+    }
+
+    /// Turns a model that has learned from training data into a prior: the
+    /// match model is dropped, the learning schedules restart (mixer
+    /// learning rate; state-map counts capped at [`PRIOR_COUNT_CAP`]) so that
+    /// the model keeps adapting to new data, and the byte state is reset.
+    pub fn finish_prior(&mut self) {
+        self.mm = None;
+        let w = self.mixer.weights();
+        self.mixer.set_weights(&w);
+        for m in &mut self.sm {
+            let t = *m.entries();
+            m.set_entries(&t, PRIOR_COUNT_CAP);
+        }
+        self.reset_position();
+        // The order-1 APM is not part of a prior: it learns fast, and its
+        // 4 MiB table would double the package's size for ~0.05%.
+        self.apm2 = self.apm2.as_ref().map(|_| Apm::new(1 << 16, 7));
+    }
+
+    /// The learned state of a prior: the table, the state maps' entries, the
+    /// mixer's weights and the first APM's table (empty when absent).
+    pub fn prior_parts(&self) -> PriorParts {
+        PriorParts {
+            table: self.table.bytes().to_vec(),
+            maps: self.sm.iter().flat_map(|m| m.entries().iter().copied()).collect(),
+            mixer: self.mixer.weights(),
+            apm1: self.apm1.as_ref().map(|a| a.entries().to_vec()).unwrap_or_default(),
+        }
+    }
+
+    /// The prior of `level` holding `parts`, or `None` if any part does not
+    /// have the shape of [`Model::new_prior_base`]`(level)` or a mixer
+    /// weight is out of range.
+    pub fn prior_from_parts(level: u8, parts: PriorParts) -> Option<Model> {
+        let mut m = Self::new_prior_base(level);
+        m.reset_position();
+        if parts.maps.len() != m.sm.len() * 256 {
+            return None;
+        }
+        m.table = HashTable::from_bytes(m.table.bits(), DIRECT_BYTES, parts.table)?;
+        for (map, t) in m.sm.iter_mut().zip(parts.maps.chunks_exact(256)) {
+            let t: &[u32; 256] = t.try_into().ok()?;
+            map.set_entries(t, PRIOR_COUNT_CAP);
+        }
+        if !m.mixer.set_weights(&parts.mixer) {
+            return None;
+        }
+        let ok = match m.apm1.as_mut() {
+            Some(a) => a.set_entries(&parts.apm1),
+            None => parts.apm1.is_empty(),
+        };
+        if !ok {
+            return None;
+        }
+        m.mm = None;
+        Some(m)
+    }
+
+    /// Back to the start of a byte string: no bytes seen, no buckets found.
+    fn reset_position(&mut self) {
+        self.c0 = 1;
+        self.bitpos = 0;
+        self.node = 1;
+        self.bs = ByteState::default();
+        self.ctx_hash = [0; MAX_HASHED];
+        self.bucket = [0; MAX_HASHED];
+        self.idx = [0; MAX_CTX];
+        self.st = [0; MAX_CTX];
+    }
+
+    fn with_config(cfg: Config) -> Self {
         let nh = cfg.hashed.len().min(MAX_HASHED);
         let nd = usize::from(cfg.order0) + 1;
         let nctx = nd + nh;
