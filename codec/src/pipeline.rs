@@ -130,6 +130,9 @@ pub struct FrameSummary {
     pub image: Option<nzip_format::ImageInfo>,
 }
 
+/// The level of the built-in text prior (`text-prior-6`).
+pub const TEXT_PRIOR_LEVEL: u8 = 6;
+
 /// Smallest input that the default level codes with its text prior.
 pub const PRIOR_MIN_BYTES: usize = 256;
 
@@ -274,14 +277,38 @@ fn compress_bytes<R: Read, W: Write>(
             }
         }
         header.model = Some(ModelRef { id: builtin.id().to_vec(), name: builtin.name.to_owned() });
-    } else if let Some(builtin) = package::cm_prior_for_level(opts.level) {
-        // Below PRIOR_MIN_BYTES the model reference in the header costs more
-        // than the prior saves.
-        if batch.first().is_some_and(|c| c.len() >= PRIOR_MIN_BYTES && looks_like_text(c)) {
-            header.model = Some(ModelRef { id: builtin.id().to_vec(), name: builtin.name.to_owned() });
+    }
+    // Text starts from a prior: at its level directly; above it, the first
+    // chunk is coded both ways (in parallel) and the smaller decides the
+    // frame, since a prior matters less the longer the input.
+    let mut codec = ChunkCodec::for_header(&header, &opts.backend)?;
+    let mut first_coded = None;
+    let text = batch.first().filter(|c| c.len() >= PRIOR_MIN_BYTES && looks_like_text(c));
+    if let (Some(first), None) = (text, &opts.model) {
+        let prior = package::cm_prior_for_level(opts.level).or_else(|| {
+            package::cm_prior_for_level(TEXT_PRIOR_LEVEL).filter(|_| opts.level > TEXT_PRIOR_LEVEL)
+        });
+        if let Some(builtin) = prior {
+            let mut primed = header.clone();
+            primed.level = builtin.cm_prior().map_err(|e| Error::Model(e.to_string()))?.level();
+            primed.model = Some(ModelRef { id: builtin.id().to_vec(), name: builtin.name.to_owned() });
+            let primed_codec = ChunkCodec::for_header(&primed, &opts.backend)?;
+            if primed.level == header.level {
+                (header, codec) = (primed, primed_codec);
+            } else {
+                let (a, b) = workers.join(|| primed_codec.encode(first), || codec.encode(first));
+                let size = |r: &Result<(ChunkKind, Vec<u8>)>| match r {
+                    Ok((ChunkKind::Modelled, d)) => d.len(),
+                    _ => first.len(),
+                };
+                if size(&a) < size(&b) {
+                    (header, codec, first_coded) = (primed, primed_codec, Some(a));
+                } else {
+                    first_coded = Some(b);
+                }
+            }
         }
     }
-    let codec = ChunkCodec::for_header(&header, &opts.backend)?;
     let mut writer = format::Writer::new(output, header.clone())?;
     let mut hasher = ContentHasher::new();
     let mut stats = Stats { frames: 1, ..Stats::default() };
@@ -290,7 +317,12 @@ fn compress_bytes<R: Read, W: Write>(
             break;
         }
         let short = batch.last().is_some_and(|c| c.len() < chunk_size as usize);
-        let coded = workers.map(&batch, |raw| codec.encode(raw));
+        let coded: Vec<_> = match first_coded.take() {
+            Some(first) => {
+                std::iter::once(first).chain(workers.map(&batch[1..], |raw| codec.encode(raw))).collect()
+            }
+            None => workers.map(&batch, |raw| codec.encode(raw)),
+        };
         for (raw, coded) in batch.iter().zip(coded) {
             let (kind, data) = coded?;
             hasher.update(raw);
@@ -623,6 +655,19 @@ impl Workers {
             self.pool.install(|| items.par_iter().map(f).collect())
         } else {
             self.pool.install(|| items.iter().map(f).collect())
+        }
+    }
+
+    /// Runs `a` and `b`, in parallel when there are several threads.
+    pub(crate) fn join<A: Send, B: Send>(
+        &self,
+        a: impl FnOnce() -> A + Send,
+        b: impl FnOnce() -> B + Send,
+    ) -> (A, B) {
+        if self.count > 1 {
+            self.pool.install(|| rayon::join(a, b))
+        } else {
+            (a(), b())
         }
     }
 

@@ -269,6 +269,17 @@ fn build_all() -> Vec<Vector> {
     valid("hello-cm2-5-range", encode(&hello, 5, CoderKind::Range, None), &hello, "hello.txt -5");
     valid("hello-cm2-9-range", encode(&hello, 9, CoderKind::Range, None), &hello, "hello.txt -9");
     valid("empty-cm2-6", encode(b"", 6, CoderKind::Range, None), b"", "(empty) -6");
+    // A leading NUL byte: not text-like, so no prior (the models of levels 6
+    // and 9 on their own).
+    let nul_hello: Vec<u8> = std::iter::once(0).chain(hello.iter().copied()).collect();
+    for level in [6, 9] {
+        valid(
+            &format!("nul-hello-cm2-{level}-range"),
+            encode(&nul_hello, level, CoderKind::Range, None),
+            &nul_hello,
+            &format!("NUL byte + hello.txt -{level}"),
+        );
+    }
     valid(
         "mixed-cm2-6-chunks1k",
         encode(&mixed, 6, CoderKind::Range, Some(1024)),

@@ -11,6 +11,9 @@ pub enum Ctx {
     Word,
     /// The current word and the previous word.
     WordPair,
+    /// The two bytes above in the previous line (at the current column and
+    /// the next), with the last byte: for tables, CSV, JSON and logs.
+    Column,
     /// The bytes of the last eight selected by a byte mask (bit `k` of the
     /// mask selects the byte `k + 1` positions back).
     Sparse(u8),
@@ -64,6 +67,22 @@ const L9: &[Ctx] = &[
     Sparse(0b1010),
 ];
 
+const L4C: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6), Word, Column];
+const L7C: &[Ctx] = &[Order(2), Order(3), Order(4), Order(5), Order(6), Word, WordPair, Column];
+const L9C: &[Ctx] = &[
+    Order(2),
+    Order(3),
+    Order(4),
+    Order(5),
+    Order(6),
+    Order(8),
+    Word,
+    WordPair,
+    Sparse(0b110),
+    Sparse(0b1010),
+    Column,
+];
+
 /// The configuration of `level` (clamped to 1..=9).
 pub fn config(level: u8) -> Config {
     let base = Config {
@@ -99,15 +118,18 @@ pub fn config(level: u8) -> Config {
 }
 
 /// Revision 2 of the configurations (method `cm2`, spec/MODELS.md §3.11):
-/// [`config`] with the second weight selector and the final mixer from
-/// level 4 (revision 1 has them from level 7).
+/// [`config`] with, from level 4, the second weight selector and the final
+/// mixer (revision 1 has them from level 7) and one more hashed context,
+/// [`Ctx::Column`], after the others.
 pub fn config_v2(level: u8) -> Config {
     let c = config(level);
-    if level >= 4 {
-        Config { selectors: c.selectors.max(2), ..c }
-    } else {
-        c
-    }
+    let hashed = match level.clamp(1, 9) {
+        1..=3 => return c,
+        4..=7 => L4C,
+        8 => L7C,
+        _ => L9C,
+    };
+    Config { hashed, selectors: c.selectors.max(2), ..c }
 }
 
 /// log2 of the hash table's size of a prior ([`super::Prior`]): fixed, so

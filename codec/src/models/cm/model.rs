@@ -63,6 +63,7 @@ enum Kind {
     Bytes(u64),
     Word,
     WordPair,
+    Column,
 }
 
 impl Kind {
@@ -77,6 +78,7 @@ impl Kind {
             }
             Ctx::Word => Kind::Word,
             Ctx::WordPair => Kind::WordPair,
+            Ctx::Column => Kind::Column,
         }
     }
 }
@@ -97,6 +99,41 @@ impl ByteState {
     fn after(self, c: u8) -> ByteState {
         let (word, prev_word) = word_step(self.word, self.prev_word, c);
         ByteState { hist: (self.hist << 8) | u64::from(c), word, prev_word }
+    }
+}
+
+/// Longest line prefix remembered for [`Ctx::Column`].
+const LINE_MAX: usize = 256;
+
+/// The current and the previous line (their first [`LINE_MAX`] bytes).
+#[derive(Debug, Clone)]
+struct Lines {
+    prev: [u8; LINE_MAX],
+    prev_len: usize,
+    cur: [u8; LINE_MAX],
+    /// Bytes since the last line feed.
+    col: usize,
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Lines { prev: [0; LINE_MAX], prev_len: 0, cur: [0; LINE_MAX], col: 0 }
+    }
+}
+
+impl Lines {
+    #[inline]
+    fn push(&mut self, c: u8) {
+        if c == b'\n' {
+            std::mem::swap(&mut self.prev, &mut self.cur);
+            self.prev_len = self.col.min(LINE_MAX);
+            self.col = 0;
+        } else {
+            if self.col < LINE_MAX {
+                self.cur[self.col] = c;
+            }
+            self.col += 1;
+        }
     }
 }
 
@@ -138,6 +175,8 @@ pub struct Model {
     /// Node of the current nibble's tree (1..=15).
     node: usize,
     bs: ByteState,
+    /// The previous line and the column, for [`Ctx::Column`].
+    lines: Box<Lines>,
 }
 
 impl Model {
@@ -236,6 +275,7 @@ impl Model {
         self.bitpos = 0;
         self.node = 1;
         self.bs = ByteState::default();
+        *self.lines = Lines::default();
         self.ctx_hash = [0; MAX_HASHED];
         self.bucket = [0; MAX_HASHED];
         self.idx = [0; MAX_CTX];
@@ -273,6 +313,7 @@ impl Model {
             bitpos: 0,
             node: 1,
             bs: ByteState::default(),
+            lines: Box::default(),
         };
         m.byte_contexts();
         m
@@ -305,6 +346,11 @@ impl Model {
                 Kind::Word if b.word != 0 => b.word,
                 Kind::Word => mix(b.prev_word, c1),
                 Kind::WordPair => mix(b.word, b.prev_word.wrapping_add(c1)),
+                Kind::Column => {
+                    let l = &self.lines;
+                    let above = |k: usize| if k < l.prev_len { u64::from(l.prev[k]) } else { 256 };
+                    above(l.col) | above(l.col + 1) << 9 | c1 << 18
+                }
             };
             *o = mix(v, i as u64 + 1);
         }
@@ -409,6 +455,7 @@ impl Model {
     fn end_byte(&mut self) {
         let c = (self.c0 & 0xff) as u8;
         self.bs = self.bs.after(c);
+        self.lines.push(c);
         if let Some(mm) = self.mm.as_mut() {
             mm.update_byte(c);
         }

@@ -408,7 +408,10 @@ fn prior_package_round_trip_codes_identically() {
     let mut fresh = Recorder::default();
     encode_with(Model::new_v2(6, data.len() as u64), &data, &mut fresh);
     let cost = |r: &Recorder| -> f64 {
-        r.bits.iter().map(|&(y, p)| -(if y { f64::from(p) } else { 65536.0 - f64::from(p) } / 65536.0).log2()).sum()
+        r.bits
+            .iter()
+            .map(|&(y, p)| -(if y { f64::from(p) } else { 65536.0 - f64::from(p) } / 65536.0).log2())
+            .sum()
     };
     assert!(cost(&a) < 0.7 * cost(&fresh), "prior {} vs fresh {}", cost(&a), cost(&fresh));
     let mut out = Vec::new();
