@@ -102,7 +102,7 @@ impl Prior {
     /// [`NnError::Package`] for anything malformed.
     pub fn from_package(bytes: &[u8]) -> Result<Prior, NnError> {
         let bad = |m: &str| NnError::Package(format!("cm prior: {m}"));
-        let raw = Prior::inflate(bytes)?;
+        let mut raw = Prior::inflate(bytes)?;
         let cfg = crate::nn::package::package_config(&raw)?;
         if cfg.get("arch").and_then(|a| a.as_str()) != Some(ARCH_CM_PRIOR) {
             return Err(bad("architecture is not cm-prior-v1"));
@@ -115,8 +115,15 @@ impl Prior {
         let st = SafeTensors::deserialize(&raw).map_err(|e| NnError::Package(e.to_string()))?;
         let len = |name: &str| st.tensor(name).map(|t| t.shape().iter().product::<usize>()).unwrap_or(0);
         let u16s = |b: &[u8]| b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect::<Vec<_>>();
-        let parts = PriorParts {
-            table: tensor(&st, "table", Dtype::U8, &[len("table")])?.to_vec(),
+        let table = tensor(&st, "table", Dtype::U8, &[len("table")])?;
+        // Where the table lies in `raw` (address arithmetic only), so that
+        // `raw` itself becomes the table below instead of a 16 MiB copy.
+        let (start, end) = {
+            let at = table.as_ptr() as usize - raw.as_ptr() as usize;
+            (at, at + table.len())
+        };
+        let mut parts = PriorParts {
+            table: Vec::new(),
             maps: le_i32(tensor(&st, "maps", Dtype::U32, &[len("maps") / 256, 256])?)
                 .into_iter()
                 .map(|v| v as u32)
@@ -124,6 +131,10 @@ impl Prior {
             mixer: le_i32(tensor(&st, "mixer", Dtype::I32, &[len("mixer")])?),
             apm1: u16s(tensor(&st, "apm1", Dtype::U16, &[len("apm1")])?),
         };
+        drop(st);
+        raw.truncate(end);
+        raw.drain(..start);
+        parts.table = raw;
         let model = Model::prior_from_parts(level, parts)
             .ok_or_else(|| bad("tensor shapes do not match the level"))?;
         Ok(Prior { level, model })
