@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod model;
+pub use model::knob;
 pub mod predict;
 pub mod transform;
 
@@ -115,8 +116,7 @@ pub fn encode<E: BitEncode>(
     if above {
         return Err(EntropyError::InvalidModel("a sample is above maxval"));
     }
-    let mut m = model::Model::new(stripe, level);
-    m.encode(samples, enc)
+    model::encode(stripe, level, samples, enc)
 }
 
 /// Decode one stripe coded by [`encode`] with the same shape and level,
@@ -143,6 +143,5 @@ pub fn decode<D: BitDecode>(
         return Err(EntropyError::InvalidModel("empty or too wide stripe"));
     }
     out.reserve(len.min(1 << 26));
-    let mut m = model::Model::new(stripe, level);
-    m.decode(dec, out)
+    model::decode(stripe, level, dec, out)
 }

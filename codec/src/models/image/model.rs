@@ -187,6 +187,14 @@ const LMS_TAPS: usize = 18;
 const LMS_MU: u32 = 3;
 const LMS_SLOW_MU: u32 = 8;
 
+/// Largest and smallest hashed-table sizes (log2 of the entries).
+const HASH_BITS_MAX: u32 = 22;
+const HASH_BITS_MIN: u32 = 16;
+
+/// Trial cost (quarter bits per sample) above which the encoder chooses
+/// small hashed tables (spec §7.11).
+const PHOTO_QUARTER_BITS: usize = 5;
+
 /// Count limit of the direct and hashed state maps.
 const T_LIMIT: u32 = 255;
 const H_LIMIT: u32 = 127;
@@ -198,9 +206,17 @@ const LR_FINAL: i32 = 2;
 /// stderr when a model is dropped (never on in a release).
 const STATS: bool = false;
 
+/// EXPERIMENT knobs (not committed).
+pub fn knob(i: usize) -> i64 {
+    static K: std::sync::OnceLock<Vec<i64>> = std::sync::OnceLock::new();
+    let k = K.get_or_init(|| {
+        (0..16).map(|j| std::env::var(format!("NZK{j}")).ok().and_then(|v| v.parse().ok()).unwrap_or(-1)).collect()
+    });
+    k[i]
+}
+
 /// The model of one stripe.
 pub(crate) struct Model {
-    level: u8,
     /// Ideal code length per plane and node class (only with `STATS`).
     cost: [[f64; 4]; 4],
     decisions: u64,
@@ -235,16 +251,18 @@ pub(crate) struct Model {
 }
 
 impl Model {
-    pub(crate) fn new(s: &Stripe, level: u8) -> Model {
+    /// A fresh model for stripe `s` under colour transform `transform` with
+    /// hashed tables of at most `2^(22 - 2·hash)` entries (spec §7.1).
+    pub(crate) fn new(s: &Stripe, transform: Transform, hash: u32) -> Model {
         let width = s.width as usize;
         let stride = width + 2 * PAD;
-        let layout = Layout::new(s.color, s.maxval, Transform::None);
+        let layout = Layout::new(s.color, s.maxval, transform);
         let pixels = width.saturating_mul(s.rows as usize);
-        // Hash tables: about 8 entries per sample, 2^16..=2^22.
+        // Hash tables: about 8 entries per sample, 2^16..=2^(22 - 2·hash).
         let want = pixels.saturating_mul(layout.planes).saturating_mul(8).max(1);
-        let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(16, 22);
+        let cap = HASH_BITS_MAX.saturating_sub(2 * hash.min(3)).max(HASH_BITS_MIN);
+        let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(HASH_BITS_MIN, cap);
         let mut m = Model {
-            level,
             cost: [[0.0; 4]; 4],
             decisions: 0,
             plane: 0,
@@ -311,69 +329,6 @@ impl Model {
     #[inline]
     fn row(&self, y: usize) -> usize {
         (y % RING) * self.stride
-    }
-
-    pub(crate) fn encode<E: BitEncode>(&mut self, samples: &[u8], enc: &mut E) -> Result<(), EntropyError> {
-        let mut io = EncIo(enc);
-        let transform = if self.layout.rgb { self.trial_transform(samples) } else { Transform::None };
-        if self.layout.rgb {
-            let code = transform.code();
-            io.bit(code & 2 != 0, 32768)?;
-            io.bit(code & 1 != 0, 32768)?;
-            let layout = Layout::new(color_of(&self.layout), self.maxval as u16, transform);
-            self.set_layout(layout);
-        }
-        self.run(&mut io, Some(samples), &mut Vec::new())
-    }
-
-    /// The colour transform that codes a sample of the stripe's rows
-    /// smallest (encoder only; compares coded byte counts, so the choice is
-    /// the same on every machine).
-    fn trial_transform(&self, samples: &[u8]) -> Transform {
-        let row_bytes = samples.len() / self.rows.max(1);
-        let blocks = TRIAL_ROWS / TRIAL_BLOCK;
-        let sub: Vec<u8> = if self.rows <= TRIAL_ROWS {
-            samples.to_vec()
-        } else {
-            (0..blocks)
-                .flat_map(|k| {
-                    let start = k * (self.rows - TRIAL_BLOCK) / (blocks - 1);
-                    samples[start * row_bytes..(start + TRIAL_BLOCK) * row_bytes].iter().copied()
-                })
-                .collect()
-        };
-        let shape = Stripe {
-            width: self.width as u32,
-            rows: (sub.len() / row_bytes.max(1)) as u32,
-            color: color_of(&self.layout),
-            maxval: self.maxval as u16,
-        };
-        let mut best = (usize::MAX, Transform::None);
-        for t in Transform::ALL {
-            let mut m = Model::new(&shape, self.level);
-            m.set_layout(Layout::new(shape.color, shape.maxval, t));
-            let mut enc = crate::entropy::binary::RangeBitEncoder::new();
-            if m.run(&mut EncIo(&mut enc), Some(&sub), &mut Vec::new()).is_ok() && enc.num_bytes() < best.0 {
-                best = (enc.num_bytes(), t);
-            }
-        }
-        best.1
-    }
-
-    pub(crate) fn decode<D: BitDecode>(
-        &mut self,
-        dec: &mut D,
-        out: &mut Vec<u8>,
-    ) -> Result<(), EntropyError> {
-        let mut io = DecIo(dec);
-        if self.layout.rgb {
-            let hi = io.bit(false, 32768)?;
-            let lo = io.bit(false, 32768)?;
-            let transform = Transform::from_code(u32::from(hi) * 2 + u32::from(lo));
-            let layout = Layout::new(color_of(&self.layout), self.maxval as u16, transform);
-            self.set_layout(layout);
-        }
-        self.run(&mut io, None, out)
     }
 
     /// Code every sample of the stripe: read from `src` (encoder) or written
@@ -708,8 +663,11 @@ impl Model {
         let cls = node_class(node);
         let slot = hslot(node, self.hx);
         let mut hidx = [0usize; NH];
+        let k2 = knob(2) > 0;
         for (j, h) in hidx.iter_mut().enumerate() {
-            *h = if slot < HSLOTS {
+            *h = if k2 {
+                ((self.hraw[j] >> (64 - self.hbits)) as usize & !63) + node
+            } else if slot < HSLOTS {
                 self.hbase[j] + slot
             } else {
                 (mix(self.hraw[j], (node | self.hx) as u64) >> (64 - self.hbits)) as usize
@@ -720,8 +678,14 @@ impl Model {
             for ((xi, t), &b) in x.iter_mut().zip(&self.t).zip(&self.base) {
                 *xi = stretch(t.p12(b | node));
             }
+            if knob(3) > 0 {
+                for xi in x[NT..NT + NH].iter_mut() {
+                    *xi = 0;
+                }
+            } else {
             for (j, (xi, &hi)) in x[NT..].iter_mut().zip(&hidx).enumerate() {
                 *xi = stretch(self.hmap[j * 4 + cls].p12(self.h[j][hi]));
+            }
             }
             x[NT + NH] = 256;
         }
@@ -732,7 +696,7 @@ impl Model {
         let pm = squash(lg);
         let p = pm.clamp(1, 65535) as u16;
         let b = io.bit(bit, p)?;
-        if STATS {
+        if STATS || knob(1) > 0 {
             let q = if b { f64::from(p) } else { 65536.0 - f64::from(p) };
             self.cost[self.plane][node_class(node)] += 16.0 - q.log2();
             self.decisions += 1;
@@ -741,10 +705,12 @@ impl Model {
         for (t, &b) in self.t.iter_mut().zip(&self.base) {
             t.update(b | node, y);
         }
+        if knob(3) <= 0 {
         for (j, (h, &hi)) in self.h.iter_mut().zip(&hidx).enumerate() {
             let st = &mut h[hi];
             self.hmap[j * 4 + cls].update(*st, y);
             *st = NEXT[usize::from(*st)][y as usize];
+        }
         }
         self.mixer.update(y);
 
@@ -754,7 +720,7 @@ impl Model {
 
 impl Drop for Model {
     fn drop(&mut self) {
-        if STATS {
+        if STATS || knob(1) > 0 {
             let total: f64 = self.cost.iter().flatten().sum();
             let per: Vec<String> = self
                 .cost
@@ -782,11 +748,85 @@ impl Drop for Model {
     }
 }
 
-/// The colour type a layout was made for (only RGB layouts are re-made).
-fn color_of(l: &Layout) -> nzip_format::ColorType {
-    if l.alpha {
-        nzip_format::ColorType::Rgba
-    } else {
-        nzip_format::ColorType::Rgb
+/// Code stripe `s` (`samples` in the canonical layout): the stripe header
+/// of spec §7.1 (the encoder's choices), then every sample.
+pub(crate) fn encode<E: BitEncode>(
+    s: &Stripe,
+    _level: u8,
+    samples: &[u8],
+    enc: &mut E,
+) -> Result<(), EntropyError> {
+    let (transform, hash) = choose(s, samples);
+    let mut io = EncIo(enc);
+    if Layout::new(s.color, s.maxval, transform).rgb {
+        let code = transform.code();
+        io.bit(code & 2 != 0, 32768)?;
+        io.bit(code & 1 != 0, 32768)?;
     }
+    io.bit(hash & 2 != 0, 32768)?;
+    io.bit(hash & 1 != 0, 32768)?;
+    Model::new(s, transform, hash).run(&mut io, Some(samples), &mut Vec::new())
+}
+
+/// Decode stripe `s`, appending its samples to `out`.
+pub(crate) fn decode<D: BitDecode>(
+    s: &Stripe,
+    _level: u8,
+    dec: &mut D,
+    out: &mut Vec<u8>,
+) -> Result<(), EntropyError> {
+    let mut io = DecIo(dec);
+    let mut transform = Transform::None;
+    if Layout::new(s.color, s.maxval, transform).rgb {
+        let hi = io.bit(false, 32768)?;
+        let lo = io.bit(false, 32768)?;
+        transform = Transform::from_code(u32::from(hi) * 2 + u32::from(lo));
+    }
+    let hi = io.bit(false, 32768)?;
+    let lo = io.bit(false, 32768)?;
+    let hash = u32::from(hi) * 2 + u32::from(lo);
+    Model::new(s, transform, hash).run(&mut io, None, out)
+}
+
+/// The encoder's choices for a stripe (spec §7.11): the colour transform that
+/// codes a sample of the stripe's rows smallest, and the hash code: small
+/// hashed tables (faster) when that sample costs more than
+/// [`PHOTO_QUARTER_BITS`]/4 bits per sample (photographs, where exact contexts
+/// gain little), else the largest. Compares coded byte counts only, so the choice
+/// is the same on every machine.
+fn choose(s: &Stripe, samples: &[u8]) -> (Transform, u32) {
+    let rows = s.rows as usize;
+    let row_bytes = samples.len() / rows.max(1);
+    let blocks = TRIAL_ROWS / TRIAL_BLOCK;
+    let sub: Vec<u8> = if rows <= TRIAL_ROWS {
+        samples.to_vec()
+    } else {
+        (0..blocks)
+            .flat_map(|k| {
+                let start = k * (rows - TRIAL_BLOCK) / (blocks - 1);
+                samples[start * row_bytes..(start + TRIAL_BLOCK) * row_bytes].iter().copied()
+            })
+            .collect()
+    };
+    let shape = Stripe { rows: (sub.len() / row_bytes.max(1)) as u32, ..*s };
+    let rgb = Layout::new(s.color, s.maxval, Transform::None).rgb;
+    let candidates: &[Transform] = if rgb { &Transform::ALL } else { &[Transform::None] };
+    let mut best = (usize::MAX, Transform::None);
+    for &t in candidates {
+        let mut m = Model::new(&shape, t, 0);
+        let mut enc = crate::entropy::binary::RangeBitEncoder::new();
+        if m.run(&mut EncIo(&mut enc), Some(&sub), &mut Vec::new()).is_ok() && enc.num_bytes() < best.0 {
+            best = (enc.num_bytes(), t);
+        }
+    }
+    let trial_samples = (shape.width as usize)
+        .saturating_mul(shape.rows as usize)
+        .saturating_mul(usize::from(s.color.channels()));
+    let quarter_bits = best.0.saturating_mul(32);
+    if knob(1) > 0 {
+        eprintln!("trial bits/sample {:.3}", best.0 as f64 * 8.0 / trial_samples as f64);
+    }
+    let hash = if quarter_bits > trial_samples.saturating_mul(PHOTO_QUARTER_BITS) { 2 } else { 0 };
+    let hash = if knob(6) >= 0 { knob(6) as u32 } else { hash };
+    (best.1, hash)
 }
