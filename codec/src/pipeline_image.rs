@@ -44,8 +44,7 @@ pub fn stripe_rows(width: u32, height: u32, row_bytes: u64) -> Option<u32> {
         return None;
     }
     let h = u64::from(height);
-    let sp = if crate::models::image::knob(4) > 0 { crate::models::image::knob(4) as u64 } else { STRIPE_PIXELS };
-    let want = sp.div_ceil(u64::from(width).max(1)).clamp(1, h).min(MAX_STRIPE_BYTES / row_bytes);
+    let want = STRIPE_PIXELS.div_ceil(u64::from(width).max(1)).clamp(1, h).min(MAX_STRIPE_BYTES / row_bytes);
     let stripes = h.div_ceil(want.max(1));
     u32::try_from(h.div_ceil(stripes)).ok()
 }

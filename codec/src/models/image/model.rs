@@ -60,7 +60,7 @@ fn mant_node(k: u32, j: u32) -> usize {
     22 + 3 * (k.max(1) - 1).min(13) as usize + j.min(2) as usize
 }
 
-/// Entries per bucket of a hashed table (one 64-byte cache line).
+/// Entries per bucket of a hashed table (a quarter of a 64-byte cache line).
 const HSLOTS: usize = 16;
 
 /// The bucket slot of a decision in the hashed tables, or [`HSLOTS`] for a
@@ -205,15 +205,6 @@ const LR_FINAL: i32 = 2;
 /// Tuning aid: print the ideal code length per plane and node class to
 /// stderr when a model is dropped (never on in a release).
 const STATS: bool = false;
-
-/// EXPERIMENT knobs (not committed).
-pub fn knob(i: usize) -> i64 {
-    static K: std::sync::OnceLock<Vec<i64>> = std::sync::OnceLock::new();
-    let k = K.get_or_init(|| {
-        (0..16).map(|j| std::env::var(format!("NZK{j}")).ok().and_then(|v| v.parse().ok()).unwrap_or(-1)).collect()
-    });
-    k[i]
-}
 
 /// The model of one stripe.
 pub(crate) struct Model {
@@ -663,11 +654,8 @@ impl Model {
         let cls = node_class(node);
         let slot = hslot(node, self.hx);
         let mut hidx = [0usize; NH];
-        let k2 = knob(2) > 0;
         for (j, h) in hidx.iter_mut().enumerate() {
-            *h = if k2 {
-                ((self.hraw[j] >> (64 - self.hbits)) as usize & !63) + node
-            } else if slot < HSLOTS {
+            *h = if slot < HSLOTS {
                 self.hbase[j] + slot
             } else {
                 (mix(self.hraw[j], (node | self.hx) as u64) >> (64 - self.hbits)) as usize
@@ -678,14 +666,8 @@ impl Model {
             for ((xi, t), &b) in x.iter_mut().zip(&self.t).zip(&self.base) {
                 *xi = stretch(t.p12(b | node));
             }
-            if knob(3) > 0 {
-                for xi in x[NT..NT + NH].iter_mut() {
-                    *xi = 0;
-                }
-            } else {
             for (j, (xi, &hi)) in x[NT..].iter_mut().zip(&hidx).enumerate() {
                 *xi = stretch(self.hmap[j * 4 + cls].p12(self.h[j][hi]));
-            }
             }
             x[NT + NH] = 256;
         }
@@ -696,7 +678,7 @@ impl Model {
         let pm = squash(lg);
         let p = pm.clamp(1, 65535) as u16;
         let b = io.bit(bit, p)?;
-        if STATS || knob(1) > 0 {
+        if STATS {
             let q = if b { f64::from(p) } else { 65536.0 - f64::from(p) };
             self.cost[self.plane][node_class(node)] += 16.0 - q.log2();
             self.decisions += 1;
@@ -705,12 +687,10 @@ impl Model {
         for (t, &b) in self.t.iter_mut().zip(&self.base) {
             t.update(b | node, y);
         }
-        if knob(3) <= 0 {
         for (j, (h, &hi)) in self.h.iter_mut().zip(&hidx).enumerate() {
             let st = &mut h[hi];
             self.hmap[j * 4 + cls].update(*st, y);
             *st = NEXT[usize::from(*st)][y as usize];
-        }
         }
         self.mixer.update(y);
 
@@ -720,7 +700,7 @@ impl Model {
 
 impl Drop for Model {
     fn drop(&mut self) {
-        if STATS || knob(1) > 0 {
+        if STATS {
             let total: f64 = self.cost.iter().flatten().sum();
             let per: Vec<String> = self
                 .cost
@@ -794,7 +774,7 @@ pub(crate) fn decode<D: BitDecode>(
 /// [`PHOTO_QUARTER_BITS`]/4 bits per sample (photographs, where exact contexts
 /// gain little), else the largest. Compares coded byte counts only, so the choice
 /// is the same on every machine.
-fn choose(s: &Stripe, samples: &[u8]) -> (Transform, u32) {
+pub(super) fn choose(s: &Stripe, samples: &[u8]) -> (Transform, u32) {
     let rows = s.rows as usize;
     let row_bytes = samples.len() / rows.max(1);
     let blocks = TRIAL_ROWS / TRIAL_BLOCK;
@@ -823,10 +803,6 @@ fn choose(s: &Stripe, samples: &[u8]) -> (Transform, u32) {
         .saturating_mul(shape.rows as usize)
         .saturating_mul(usize::from(s.color.channels()));
     let quarter_bits = best.0.saturating_mul(32);
-    if knob(1) > 0 {
-        eprintln!("trial bits/sample {:.3}", best.0 as f64 * 8.0 / trial_samples as f64);
-    }
     let hash = if quarter_bits > trial_samples.saturating_mul(PHOTO_QUARTER_BITS) { 2 } else { 0 };
-    let hash = if knob(6) >= 0 { knob(6) as u32 } else { hash };
     (best.1, hash)
 }
