@@ -14,18 +14,19 @@
 //!    colour planes, over the already coded planes of the same pixel, are
 //!    blended with weights that fall with the square of each predictor's
 //!    recent local error (in the spirit of JPEG XL's weighted predictor and
-//!    TMW), then corrected by an adaptive bias per context (as in CALIC).
+//!    TMW), with two NLMS predictors among them.
 //! 3. **Residual coding** (`model.rs`). The residual (sample minus rounded
 //!    prediction) is binarised: zero?, sign, an Elias-gamma-like bucket
 //!    (unary), then the bits within the bucket. Each binary decision is
 //!    predicted by adaptive context tables (local error level, neighbouring
 //!    residuals, residuals of the pixel's other planes, texture, and hashed
-//!    exact neighbour values for graphics) whose stretched probabilities are
-//!    combined by the integer logistic mixer of [`crate::models::cm`] and
-//!    refined by two APM/SSE stages.
+//!    exact neighbour values for graphics; smaller hashed tables for
+//!    photographs, chosen by the encoder and recorded in the stripe) whose
+//!    stretched probabilities are combined by the integer logistic mixer of
+//!    [`crate::models::cm`].
 //!
 //! The pieces reused from `cm` ([`crate::models::cm::adaptive::StateMap`],
-//! [`crate::models::cm::adaptive::Apm`], [`crate::models::cm::mixer::Mixer`],
+//! [`crate::models::cm::adaptive::HistoryMap`], [`crate::models::cm::mixer::Mixer`],
 //! `squash` / `stretch`) are exactly those of spec/MODELS.md §3, so a learned
 //! predictor can later join as one more mixer input or one more predictor.
 
@@ -115,8 +116,7 @@ pub fn encode<E: BitEncode>(
     if above {
         return Err(EntropyError::InvalidModel("a sample is above maxval"));
     }
-    let mut m = model::Model::new(stripe, level);
-    m.encode(samples, enc)
+    model::encode(stripe, level, samples, enc)
 }
 
 /// Decode one stripe coded by [`encode`] with the same shape and level,
@@ -143,6 +143,5 @@ pub fn decode<D: BitDecode>(
         return Err(EntropyError::InvalidModel("empty or too wide stripe"));
     }
     out.reserve(len.min(1 << 26));
-    let mut m = model::Model::new(stripe, level);
-    m.decode(dec, out)
+    model::decode(stripe, level, dec, out)
 }

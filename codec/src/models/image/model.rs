@@ -60,7 +60,7 @@ fn mant_node(k: u32, j: u32) -> usize {
     22 + 3 * (k.max(1) - 1).min(13) as usize + j.min(2) as usize
 }
 
-/// Entries per bucket of a hashed table (one 64-byte cache line).
+/// Entries per bucket of a hashed table (a quarter of a 64-byte cache line).
 const HSLOTS: usize = 16;
 
 /// The bucket slot of a decision in the hashed tables, or [`HSLOTS`] for a
@@ -187,6 +187,14 @@ const LMS_TAPS: usize = 18;
 const LMS_MU: u32 = 3;
 const LMS_SLOW_MU: u32 = 8;
 
+/// Largest and smallest hashed-table sizes (log2 of the entries).
+const HASH_BITS_MAX: u32 = 22;
+const HASH_BITS_MIN: u32 = 16;
+
+/// Trial cost (quarter bits per sample) above which the encoder chooses
+/// small hashed tables (spec §7.11).
+const PHOTO_QUARTER_BITS: usize = 5;
+
 /// Count limit of the direct and hashed state maps.
 const T_LIMIT: u32 = 255;
 const H_LIMIT: u32 = 127;
@@ -200,7 +208,6 @@ const STATS: bool = false;
 
 /// The model of one stripe.
 pub(crate) struct Model {
-    level: u8,
     /// Ideal code length per plane and node class (only with `STATS`).
     cost: [[f64; 4]; 4],
     decisions: u64,
@@ -235,16 +242,18 @@ pub(crate) struct Model {
 }
 
 impl Model {
-    pub(crate) fn new(s: &Stripe, level: u8) -> Model {
+    /// A fresh model for stripe `s` under colour transform `transform` with
+    /// hashed tables of at most `2^(22 - 2·hash)` entries (spec §7.1).
+    pub(crate) fn new(s: &Stripe, transform: Transform, hash: u32) -> Model {
         let width = s.width as usize;
         let stride = width + 2 * PAD;
-        let layout = Layout::new(s.color, s.maxval, Transform::None);
+        let layout = Layout::new(s.color, s.maxval, transform);
         let pixels = width.saturating_mul(s.rows as usize);
-        // Hash tables: about 8 entries per sample, 2^16..=2^22.
+        // Hash tables: about 8 entries per sample, 2^16..=2^(22 - 2·hash).
         let want = pixels.saturating_mul(layout.planes).saturating_mul(8).max(1);
-        let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(16, 22);
+        let cap = HASH_BITS_MAX.saturating_sub(2 * hash.min(3)).max(HASH_BITS_MIN);
+        let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(HASH_BITS_MIN, cap);
         let mut m = Model {
-            level,
             cost: [[0.0; 4]; 4],
             decisions: 0,
             plane: 0,
@@ -311,69 +320,6 @@ impl Model {
     #[inline]
     fn row(&self, y: usize) -> usize {
         (y % RING) * self.stride
-    }
-
-    pub(crate) fn encode<E: BitEncode>(&mut self, samples: &[u8], enc: &mut E) -> Result<(), EntropyError> {
-        let mut io = EncIo(enc);
-        let transform = if self.layout.rgb { self.trial_transform(samples) } else { Transform::None };
-        if self.layout.rgb {
-            let code = transform.code();
-            io.bit(code & 2 != 0, 32768)?;
-            io.bit(code & 1 != 0, 32768)?;
-            let layout = Layout::new(color_of(&self.layout), self.maxval as u16, transform);
-            self.set_layout(layout);
-        }
-        self.run(&mut io, Some(samples), &mut Vec::new())
-    }
-
-    /// The colour transform that codes a sample of the stripe's rows
-    /// smallest (encoder only; compares coded byte counts, so the choice is
-    /// the same on every machine).
-    fn trial_transform(&self, samples: &[u8]) -> Transform {
-        let row_bytes = samples.len() / self.rows.max(1);
-        let blocks = TRIAL_ROWS / TRIAL_BLOCK;
-        let sub: Vec<u8> = if self.rows <= TRIAL_ROWS {
-            samples.to_vec()
-        } else {
-            (0..blocks)
-                .flat_map(|k| {
-                    let start = k * (self.rows - TRIAL_BLOCK) / (blocks - 1);
-                    samples[start * row_bytes..(start + TRIAL_BLOCK) * row_bytes].iter().copied()
-                })
-                .collect()
-        };
-        let shape = Stripe {
-            width: self.width as u32,
-            rows: (sub.len() / row_bytes.max(1)) as u32,
-            color: color_of(&self.layout),
-            maxval: self.maxval as u16,
-        };
-        let mut best = (usize::MAX, Transform::None);
-        for t in Transform::ALL {
-            let mut m = Model::new(&shape, self.level);
-            m.set_layout(Layout::new(shape.color, shape.maxval, t));
-            let mut enc = crate::entropy::binary::RangeBitEncoder::new();
-            if m.run(&mut EncIo(&mut enc), Some(&sub), &mut Vec::new()).is_ok() && enc.num_bytes() < best.0 {
-                best = (enc.num_bytes(), t);
-            }
-        }
-        best.1
-    }
-
-    pub(crate) fn decode<D: BitDecode>(
-        &mut self,
-        dec: &mut D,
-        out: &mut Vec<u8>,
-    ) -> Result<(), EntropyError> {
-        let mut io = DecIo(dec);
-        if self.layout.rgb {
-            let hi = io.bit(false, 32768)?;
-            let lo = io.bit(false, 32768)?;
-            let transform = Transform::from_code(u32::from(hi) * 2 + u32::from(lo));
-            let layout = Layout::new(color_of(&self.layout), self.maxval as u16, transform);
-            self.set_layout(layout);
-        }
-        self.run(&mut io, None, out)
     }
 
     /// Code every sample of the stripe: read from `src` (encoder) or written
@@ -782,11 +728,81 @@ impl Drop for Model {
     }
 }
 
-/// The colour type a layout was made for (only RGB layouts are re-made).
-fn color_of(l: &Layout) -> nzip_format::ColorType {
-    if l.alpha {
-        nzip_format::ColorType::Rgba
-    } else {
-        nzip_format::ColorType::Rgb
+/// Code stripe `s` (`samples` in the canonical layout): the stripe header
+/// of spec §7.1 (the encoder's choices), then every sample.
+pub(crate) fn encode<E: BitEncode>(
+    s: &Stripe,
+    _level: u8,
+    samples: &[u8],
+    enc: &mut E,
+) -> Result<(), EntropyError> {
+    let (transform, hash) = choose(s, samples);
+    let mut io = EncIo(enc);
+    if Layout::new(s.color, s.maxval, transform).rgb {
+        let code = transform.code();
+        io.bit(code & 2 != 0, 32768)?;
+        io.bit(code & 1 != 0, 32768)?;
     }
+    io.bit(hash & 2 != 0, 32768)?;
+    io.bit(hash & 1 != 0, 32768)?;
+    Model::new(s, transform, hash).run(&mut io, Some(samples), &mut Vec::new())
+}
+
+/// Decode stripe `s`, appending its samples to `out`.
+pub(crate) fn decode<D: BitDecode>(
+    s: &Stripe,
+    _level: u8,
+    dec: &mut D,
+    out: &mut Vec<u8>,
+) -> Result<(), EntropyError> {
+    let mut io = DecIo(dec);
+    let mut transform = Transform::None;
+    if Layout::new(s.color, s.maxval, transform).rgb {
+        let hi = io.bit(false, 32768)?;
+        let lo = io.bit(false, 32768)?;
+        transform = Transform::from_code(u32::from(hi) * 2 + u32::from(lo));
+    }
+    let hi = io.bit(false, 32768)?;
+    let lo = io.bit(false, 32768)?;
+    let hash = u32::from(hi) * 2 + u32::from(lo);
+    Model::new(s, transform, hash).run(&mut io, None, out)
+}
+
+/// The encoder's choices for a stripe (spec §7.11): the colour transform that
+/// codes a sample of the stripe's rows smallest, and the hash code: small
+/// hashed tables (faster) when that sample costs more than
+/// [`PHOTO_QUARTER_BITS`]/4 bits per sample (photographs, where exact contexts
+/// gain little), else the largest. Compares coded byte counts only, so the choice
+/// is the same on every machine.
+pub(super) fn choose(s: &Stripe, samples: &[u8]) -> (Transform, u32) {
+    let rows = s.rows as usize;
+    let row_bytes = samples.len() / rows.max(1);
+    let blocks = TRIAL_ROWS / TRIAL_BLOCK;
+    let sub: Vec<u8> = if rows <= TRIAL_ROWS {
+        samples.to_vec()
+    } else {
+        (0..blocks)
+            .flat_map(|k| {
+                let start = k * (rows - TRIAL_BLOCK) / (blocks - 1);
+                samples[start * row_bytes..(start + TRIAL_BLOCK) * row_bytes].iter().copied()
+            })
+            .collect()
+    };
+    let shape = Stripe { rows: (sub.len() / row_bytes.max(1)) as u32, ..*s };
+    let rgb = Layout::new(s.color, s.maxval, Transform::None).rgb;
+    let candidates: &[Transform] = if rgb { &Transform::ALL } else { &[Transform::None] };
+    let mut best = (usize::MAX, Transform::None);
+    for &t in candidates {
+        let mut m = Model::new(&shape, t, 0);
+        let mut enc = crate::entropy::binary::RangeBitEncoder::new();
+        if m.run(&mut EncIo(&mut enc), Some(&sub), &mut Vec::new()).is_ok() && enc.num_bytes() < best.0 {
+            best = (enc.num_bytes(), t);
+        }
+    }
+    let trial_samples = (shape.width as usize)
+        .saturating_mul(shape.rows as usize)
+        .saturating_mul(usize::from(s.color.channels()));
+    let quarter_bits = best.0.saturating_mul(32);
+    let hash = if quarter_bits > trial_samples.saturating_mul(PHOTO_QUARTER_BITS) { 2 } else { 0 };
+    (best.1, hash)
 }

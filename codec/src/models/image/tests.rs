@@ -133,3 +133,17 @@ proptest! {
         roundtrip(&s, 6, &synth(&s, kind, seed));
     }
 }
+
+#[test]
+fn noisy_stripes_choose_small_hashed_tables() {
+    // Random samples cost about 8 bits each: hash code 2 (spec §7.11);
+    // flat and blocky ones cost almost nothing: hash code 0.
+    let s = Stripe { width: 64, rows: 40, color: ColorType::Rgb, maxval: 255 };
+    assert_eq!(model::choose(&s, &synth(&s, 2, 1)).1, 2);
+    assert_eq!(model::choose(&s, &synth(&s, 1, 1)).1, 0);
+    assert_eq!(model::choose(&s, &synth(&s, 3, 1)).1, 0);
+    let g = Stripe { color: ColorType::Gray, ..s };
+    assert_eq!(model::choose(&g, &synth(&g, 2, 1)).1, 2);
+    roundtrip(&s, 6, &synth(&s, 2, 3));
+    roundtrip(&g, 6, &synth(&g, 2, 3));
+}
