@@ -51,16 +51,6 @@ impl HashTable {
         prefix + (1usize << bits.clamp(10, 30))
     }
 
-    /// Zeroes (check byte included) every bucket whose first node's state has
-    /// a total count below `min`; the direct prefix is kept.
-    pub fn prune(&mut self, min: u8) {
-        for b in self.t[self.prefix..].chunks_exact_mut(BUCKET) {
-            if STATE_TOTAL[usize::from(b[1])] < min {
-                b.fill(0);
-            }
-        }
-    }
-
     /// Find (or make) the bucket for hash `h`; returns the index of its byte 0,
     /// so that the state of nibble node `j` (1..=15) is at `index + j`
     /// (always below the table's length).

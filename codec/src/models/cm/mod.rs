@@ -89,7 +89,7 @@ pub mod tables;
 #[cfg(test)]
 mod tests;
 
-pub use model::{Model, PriorParts, PRIOR_COUNT_CAP, PRIOR_PRUNE_BELOW};
+pub use model::{Model, PriorParts, PRIOR_COUNT_CAP};
 pub use prior::Prior;
 
 use crate::entropy::binary::{BitDecode, BitEncode};

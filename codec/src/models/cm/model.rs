@@ -11,10 +11,6 @@ use super::tables::{squash, stretch, NEXT};
 /// The largest count of a prior's state maps (see [`Model::finish_prior`]).
 pub const PRIOR_COUNT_CAP: u32 = 127;
 
-/// A prior keeps only the buckets whose first node's state has a total count
-/// ([`super::tables::STATE_TOTAL`]) of at least this (see [`Model::finish_prior`]).
-pub const PRIOR_PRUNE_BELOW: u8 = 3;
-
 /// The learned state of a prior ([`Model::prior_parts`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PriorParts {
@@ -219,9 +215,7 @@ impl Model {
     /// Turns a model that has learned from training data into a prior: the
     /// match model is dropped, the learning schedules restart (mixer
     /// learning rate; state-map counts capped at [`PRIOR_COUNT_CAP`]) so that
-    /// the model keeps adapting to new data, buckets whose first node has
-    /// seen fewer than [`PRIOR_PRUNE_BELOW`] bits are zeroed, and the byte
-    /// state is reset.
+    /// the model keeps adapting to new data, and the byte state is reset.
     pub fn finish_prior(&mut self) {
         self.mm = None;
         let w = self.mixer.weights();
@@ -231,9 +225,6 @@ impl Model {
             m.set_entries(&t, PRIOR_COUNT_CAP);
         }
         self.reset_position();
-        // Buckets of contexts seen only once or twice carry little; zeroing
-        // them makes the package 17% smaller (and faster to load) for 0.03%.
-        self.table.prune(PRIOR_PRUNE_BELOW);
         // The order-1 APM is not part of a prior: it learns fast, and its
         // 4 MiB table would double the package's size for ~0.05%.
         self.apm2 = self.apm2.as_ref().map(|_| Apm::new(1 << 16, 7));
