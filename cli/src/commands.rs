@@ -417,7 +417,8 @@ fn method_text(h: &nzip_format::Header) -> String {
     if h.method == nzip_format::Method::Stored {
         h.method.to_string()
     } else {
-        format!("{} -{} {}", h.method, h.level, h.coder)
+        let model = h.model.as_ref().map(|m| format!(" {}", m.name)).unwrap_or_default();
+        format!("{} -{} {}{model}", h.method, h.level, h.coder)
     }
 }
 
