@@ -21,13 +21,8 @@ use nzip_codec::nn::{package, train, Backend};
 use std::path::PathBuf;
 use std::time::Instant;
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::arg;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -50,17 +45,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (mut data, mut held) = (Vec::new(), Vec::new());
     let mut files = Vec::new();
-    for line in std::fs::read_to_string(&manifest)?.lines().skip(1) {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() < 4 || !f[0].starts_with("text/") || f[3] != "train" {
-            continue;
-        }
-        let bytes = std::fs::read(corpus.join(f[0]))?;
-        let take = &bytes[..bytes.len().min(per_file)];
+    for (path, take) in common::train_text(&manifest, &corpus, per_file)? {
         let cut = take.len() - take.len() / 20;
         data.extend_from_slice(&take[..cut]);
         held.extend_from_slice(&take[cut..]);
-        files.push(f[0].to_owned());
+        files.push(path);
     }
     eprintln!("train: {} files, {} bytes; held out {} bytes", files.len(), data.len(), held.len());
     eprintln!("config: {cfg:?}");

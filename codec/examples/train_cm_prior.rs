@@ -20,13 +20,8 @@ use nzip_codec::nn::package;
 use std::path::PathBuf;
 use std::time::Instant;
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+mod common;
+use common::arg;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -36,18 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let name = arg(&args, "--name", "text-prior-6".to_owned());
     let level: u8 = arg(&args, "--level", 6);
     let per_file: usize = arg(&args, "--per-file", 196_608);
-    let mut files = Vec::new();
-    let mut parts = Vec::new();
-    for line in std::fs::read_to_string(&manifest)?.lines().skip(1) {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() < 4 || !f[0].starts_with("text/") || f[3] != "train" {
-            continue;
-        }
-        let mut bytes = std::fs::read(corpus.join(f[0]))?;
-        bytes.truncate(per_file);
-        parts.push(bytes);
-        files.push(f[0].to_owned());
-    }
+    let (files, parts): (Vec<String>, Vec<Vec<u8>>) =
+        common::train_text(&manifest, &corpus, per_file)?.into_iter().unzip();
     let total: usize = parts.iter().map(Vec::len).sum();
     eprintln!("train: {} files, {total} bytes", files.len());
     let t = Instant::now();

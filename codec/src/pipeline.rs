@@ -441,9 +441,6 @@ impl ChunkCodec {
                 Coder::Range | Coder::Ans => Ok(ChunkCodec::Stored),
                 other => unsupported(format!("coder {other}")),
             },
-            (Method::ImagePredictive, Some(_)) | (Method::ContextMixing | Method::Stored, Some(_)) => {
-                unsupported(format!("method {} with a model reference", header.method))
-            }
             (method, Some(b)) => {
                 unsupported(format!("method {method} with model '{}' ({:?})", b.name, b.kind))
             }

@@ -67,8 +67,17 @@ impl HistoryMap {
     /// Sets the entries, with every count capped at `cap` (so that the map
     /// keeps adapting at a rate of at least 1/(cap + 1.5)).
     pub fn set_entries(&mut self, t: &[u32; 256], cap: u32) {
-        for (e, &v) in self.t.iter_mut().zip(t) {
-            *e = if v & 1023 > cap { (v & !1023) | cap } else { v };
+        self.t = *t;
+        self.cap_counts(cap);
+    }
+
+    /// Caps every entry's count at `cap` (so that it adapts at a rate of at
+    /// least 1/(cap + 1.5) again).
+    pub fn cap_counts(&mut self, cap: u32) {
+        for e in &mut self.t {
+            if *e & 1023 > cap {
+                *e = (*e & !1023) | cap;
+            }
         }
     }
 

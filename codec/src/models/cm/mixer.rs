@@ -157,8 +157,13 @@ impl Mixer {
             l.w.copy_from_slice(a);
             rest = b;
         }
-        self.t = 0;
+        self.restart();
         true
+    }
+
+    /// Restarts the learning-rate schedule, as for a fresh mixer.
+    pub fn restart(&mut self) {
+        self.t = 0;
     }
 
     /// The inputs of the next bit, to be filled by the caller: logits in

@@ -218,11 +218,9 @@ impl Model {
     /// the model keeps adapting to new data, and the byte state is reset.
     pub fn finish_prior(&mut self) {
         self.mm = None;
-        let w = self.mixer.weights();
-        self.mixer.set_weights(&w);
+        self.mixer.restart();
         for m in &mut self.sm {
-            let t = *m.entries();
-            m.set_entries(&t, PRIOR_COUNT_CAP);
+            m.cap_counts(PRIOR_COUNT_CAP);
         }
         self.reset_position();
         // The order-1 APM is not part of a prior: it learns fast, and its
