@@ -185,18 +185,47 @@ pub struct Builtin {
     pub kind: BuiltinKind,
     /// The package bytes.
     pub bytes: &'static [u8],
-    id: OnceLock<[u8; 32]>,
+    /// SHA-256 of `bytes`, written in the source (a test checks it), so that
+    /// no process spends milliseconds hashing megabytes to find a model.
+    id: [u8; 32],
     model: OnceLock<Result<Loaded, String>>,
 }
 
+/// The 32 bytes written as 64 hex digits in `hex` (at compile time: a
+/// malformed constant does not build).
+const fn hex32(hex: &str) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not a lowercase hex digit"),
+        }
+    }
+    let h = hex.as_bytes();
+    assert!(h.len() == 64, "an id is 64 hex digits");
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = digit(h[2 * i]) << 4 | digit(h[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
 impl Builtin {
-    const fn new(name: &'static str, summary: &'static str, kind: BuiltinKind, bytes: &'static [u8]) -> Self {
-        Builtin { name, summary, kind, bytes, id: OnceLock::new(), model: OnceLock::new() }
+    const fn new(
+        name: &'static str,
+        summary: &'static str,
+        kind: BuiltinKind,
+        bytes: &'static [u8],
+        sha256: &str,
+    ) -> Self {
+        Builtin { name, summary, kind, bytes, id: hex32(sha256), model: OnceLock::new() }
     }
 
     /// SHA-256 of the package.
     pub fn id(&self) -> &[u8; 32] {
-        self.id.get_or_init(|| package_id(self.bytes))
+        &self.id
     }
 
     /// The package's metadata JSON (for a prior, from inside its zstd frame).
@@ -263,12 +292,14 @@ static BUILTINS: [Builtin; 2] = [
         "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
         BuiltinKind::GruLm,
         include_bytes!("../../weights/byte-gru-s.safetensors"),
+        "b4edce755dab64a86c07875557cf593dc07286942166611bf7421a8fe85e6298",
     ),
     Builtin::new(
         "text-prior-6",
         "cm2 level-6 prior: the context model's state after reading the corpus train split (text)",
         BuiltinKind::CmPrior,
         include_bytes!("../../weights/text-prior-6.nzprior"),
+        "530a36dcf3d94f572ddd0121a3e9057ce5a5f6da7f015f970255b0031e5d001c",
     ),
 ];
 

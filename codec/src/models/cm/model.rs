@@ -357,8 +357,13 @@ impl Model {
 
     /// Look up every hashed context's bucket for the nibble that starts now.
     fn nibble_buckets(&mut self) {
-        for i in 0..self.nh {
-            self.bucket[i] = self.table.find(mix(self.ctx_hash[i], u64::from(self.c0)));
+        let mut h = [0u64; MAX_HASHED];
+        for (hi, &c) in h.iter_mut().zip(&self.ctx_hash[..self.nh]) {
+            *hi = mix(c, u64::from(self.c0));
+        }
+        self.table.touch(&h[..self.nh]);
+        for (b, &hi) in self.bucket.iter_mut().zip(&h[..self.nh]) {
+            *b = self.table.find(hi);
         }
         self.node = 1;
     }
