@@ -446,8 +446,9 @@ fn list_one(settings: &Settings, input: &Input) -> Result<Vec<FrameSummary>, Fai
     nzip_codec::list(source.reader, &decompress_opts(settings)?).map_err(|e| Failure::from_codec(&e))
 }
 
-const LIST_HEADER: &str =
-    "  compressed      original    ratio  chunks  stored  method        checksum (xxh64)  name";
+/// The header of `nzip -l`; the method column fits "cm2 -6 range text-prior-6".
+const LIST_HEADER: &str = "  compressed      original    ratio  chunks  stored  method                      \
+     checksum (xxh64)  name";
 
 fn list_row(
     compressed: u64,
@@ -459,7 +460,7 @@ fn list_row(
     name: &str,
 ) -> String {
     format!(
-        "{compressed:>12}  {original:>12}  {:>7}  {chunks:>6}  {stored:>6}  {method:<12}  {sum:<16}  {name}",
+        "{compressed:>12}  {original:>12}  {:>7}  {chunks:>6}  {stored:>6}  {method:<26}  {sum:<16}  {name}",
         ratio_text(ratio(compressed, original))
     )
 }
@@ -603,8 +604,8 @@ mod tests {
 
     #[test]
     fn list_rows_line_up() {
-        let row = list_row(120, 1000, 1, 0, "cm -6 range", "0123456789abcdef", "a.nz");
-        assert_eq!(row.find("cm -6"), LIST_HEADER.find("method"));
+        let row = list_row(120, 1000, 1, 0, "cm2 -6 range text-prior-6", "0123456789abcdef", "a.nz");
+        assert_eq!(row.find("cm2 -6"), LIST_HEADER.find("method"));
         assert_eq!(row.find("0123"), LIST_HEADER.find("checksum"));
         assert_eq!(row.find("a.nz"), LIST_HEADER.find("name"));
         assert!(row.contains("12.00%"));
