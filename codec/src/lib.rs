@@ -89,6 +89,12 @@ impl Error {
     }
 }
 
+impl From<nn::NnError> for Error {
+    fn from(e: nn::NnError) -> Self {
+        Error::Model(e.to_string())
+    }
+}
+
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         match e {

@@ -13,9 +13,9 @@ use crate::models::cm::Prior;
 use crate::models::{cm, lm};
 use crate::nn::gru::GruLm;
 use crate::nn::package::BuiltinKind;
-use crate::nn::{package, Backend, NnError};
+use crate::nn::{package, Backend};
 use crate::{CoderKind, Error, Result};
-use nzip_format::{self as format, Chunk, ChunkKind, Coder, ContentHasher, Header, Medium, Method, ModelRef};
+use nzip_format::{self as format, Chunk, ChunkKind, Coder, ContentHasher, Header, Medium, Method};
 use rayon::prelude::*;
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -268,7 +268,7 @@ fn compress_bytes<R: Read, W: Write>(
                 header.precision = lm::PRECISION as u8;
             }
             BuiltinKind::CmPrior => {
-                let level = builtin.cm_prior().map_err(|e| Error::Model(e.to_string()))?.level();
+                let level = builtin.cm_prior()?.level();
                 if level != opts.level {
                     return Err(Error::InvalidArgument(format!(
                         "model '{name}' is a prior for level {level}; use -{level}"
@@ -276,7 +276,7 @@ fn compress_bytes<R: Read, W: Write>(
                 }
             }
         }
-        header.model = Some(ModelRef { id: builtin.id().to_vec(), name: builtin.name.to_owned() });
+        header.model = Some(builtin.model_ref());
     }
     // Text starts from a prior: at its level directly; above it, the first
     // chunk is coded both ways (in parallel) and the smaller decides the
@@ -290,8 +290,8 @@ fn compress_bytes<R: Read, W: Write>(
         });
         if let Some(builtin) = prior {
             let mut primed = header.clone();
-            primed.level = builtin.cm_prior().map_err(|e| Error::Model(e.to_string()))?.level();
-            primed.model = Some(ModelRef { id: builtin.id().to_vec(), name: builtin.name.to_owned() });
+            primed.level = builtin.cm_prior()?.level();
+            primed.model = Some(builtin.model_ref());
             let primed_codec = ChunkCodec::for_header(&primed, &opts.backend)?;
             if primed.level == header.level {
                 (header, codec) = (primed, primed_codec);
@@ -395,7 +395,6 @@ impl ChunkCodec {
             },
             None => None,
         };
-        let load = |e: NnError| Error::Model(e.to_string());
         let cm_coder = |v2: bool, prior: Option<Arc<Prior>>| {
             if u32::from(header.precision) != BIT_PRECISION {
                 return unsupported(format!("{} with {}-bit probabilities", header.method, header.precision));
@@ -421,10 +420,10 @@ impl ChunkCodec {
             (Method::ContextMixing, None) => cm_coder(false, None),
             (Method::ContextMixing2, None) => cm_coder(true, None),
             (Method::ContextMixing2, Some(b)) if b.kind == BuiltinKind::CmPrior => {
-                cm_coder(true, Some(b.cm_prior().map_err(load)?))
+                cm_coder(true, Some(b.cm_prior()?))
             }
             (Method::NeuralLm, Some(b)) if b.kind == BuiltinKind::GruLm => {
-                let model = b.gru().map_err(load)?;
+                let model = b.gru()?;
                 if usize::from(header.precision) != lm::PRECISION || header.coder != Coder::Range {
                     return unsupported(format!(
                         "lm with the {} coder at {}-bit precision",

@@ -56,8 +56,9 @@ pub fn stripe_rows(width: u32, height: u32, row_bytes: u64) -> Option<u32> {
     if pixels >= TWO_STRIPE_PIXELS {
         stripes = stripes.max(2).next_multiple_of(2);
     }
-    let rows = h.div_ceil(stripes.clamp(1, h)).min(MAX_STRIPE_BYTES / row_bytes).max(1);
-    u32::try_from(h.div_ceil(h.div_ceil(rows))).ok()
+    // Enough stripes that none exceeds MAX_STRIPE_BYTES (row_bytes is at most that).
+    let stripes = stripes.max(h.div_ceil(MAX_STRIPE_BYTES / row_bytes)).clamp(1, h);
+    u32::try_from(h.div_ceil(stripes)).ok()
 }
 
 /// Code one stripe; `Stored` (and no data) when coding would not be smaller.

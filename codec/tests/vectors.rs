@@ -384,24 +384,15 @@ fn build_all() -> Vec<Vector> {
     );
     // Method lm (2) in a header without a model reference.
     bad("lm-without-model", with_payload(&hello6, tag::HEAD, |p| p[2] = 2), "Malformed");
-    // The cm method with the lm frame's model reference.
-    bad(
-        "model-with-cm",
-        with_payload(&hello_lm, tag::HEAD, |p| {
-            p[2] = 1;
+    // The cm method (1), and cm2 (4), with the lm frame's model reference (a
+    // language model, not a prior).
+    for (name, method) in [("model-with-cm", 1), ("lm-model-with-cm2", 4)] {
+        let frame = with_payload(&hello_lm, tag::HEAD, |p| {
+            p[2] = method;
             p[5] = 16;
-        }),
-        "Unsupported",
-    );
-    // cm2 with the lm frame's model (a language model, not a prior).
-    bad(
-        "lm-model-with-cm2",
-        with_payload(&hello_lm, tag::HEAD, |p| {
-            p[2] = 4;
-            p[5] = 16;
-        }),
-        "Unsupported",
-    );
+        });
+        bad(name, frame, "Unsupported");
+    }
     // cm2 with the level-6 prior in a level-5 frame.
     bad("prior-level-mismatch", with_payload(&hello_cm2, tag::HEAD, |p| p[3] = 5), "Unsupported");
     bad("unknown-coder", with_payload(&hello6, tag::HEAD, |p| p[4] = 9), "Unsupported");

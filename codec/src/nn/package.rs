@@ -228,6 +228,11 @@ impl Builtin {
         &self.id
     }
 
+    /// The reference a frame header makes to this model.
+    pub fn model_ref(&self) -> nzip_format::ModelRef {
+        nzip_format::ModelRef { id: self.id.to_vec(), name: self.name.to_owned() }
+    }
+
     /// The package's metadata JSON (for a prior, from inside its zstd frame).
     ///
     /// # Errors

@@ -111,7 +111,6 @@ fn adapt(e: u32, y: u32, limit: u32) -> u32 {
 }
 
 /// Number of interpolation points of an [`Apm`] per context.
-/// Interpolation points per APM context.
 pub const APM_POINTS: usize = 33;
 
 /// Adaptive probability map (SSE): for each context, a piecewise-linear map

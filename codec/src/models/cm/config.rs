@@ -52,21 +52,20 @@ use Ctx::*;
 const L1: &[Ctx] = &[Order(2), Order(4)];
 const L2: &[Ctx] = &[Order(2), Order(3), Order(4)];
 const L3: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6)];
-const L4: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6), Word];
-const L7: &[Ctx] = &[Order(2), Order(3), Order(4), Order(5), Order(6), Word, WordPair];
-const L9: &[Ctx] = &[
-    Order(2),
-    Order(3),
-    Order(4),
-    Order(5),
-    Order(6),
-    Order(8),
-    Word,
-    WordPair,
-    Sparse(0b110),
-    Sparse(0b1010),
-];
+// Revision 1 has the contexts of revision 2 without the column context.
+const L4: &[Ctx] = without_column(L4C);
+const L7: &[Ctx] = without_column(L7C);
+const L9: &[Ctx] = without_column(L9C);
 
+/// `list` without its last context (every revision-2 list ends with [`Ctx::Column`]).
+const fn without_column(list: &'static [Ctx]) -> &'static [Ctx] {
+    match list.split_last() {
+        Some((Column, rest)) => rest,
+        _ => panic!("a revision-2 context list ends with the column context"),
+    }
+}
+
+// Revision 2 (method `cm2`).
 const L4C: &[Ctx] = &[Order(2), Order(3), Order(4), Order(6), Word, Column];
 const L7C: &[Ctx] = &[Order(2), Order(3), Order(4), Order(5), Order(6), Word, WordPair, Column];
 const L9C: &[Ctx] = &[

@@ -225,7 +225,7 @@ impl Model {
         self.reset_position();
         // The order-1 APM is not part of a prior: it learns fast, and its
         // 4 MiB table would double the package's size for ~0.05%.
-        self.apm2 = self.apm2.as_ref().map(|_| Apm::new(1 << 16, 7));
+        self.apm2 = self.apm2.as_ref().map(|_| order1_apm());
     }
 
     /// The learned state of a prior: the table, the state maps' entries, the
@@ -306,7 +306,7 @@ impl Model {
             mm,
             mixer,
             apm1: (cfg.apms >= 1).then(|| Apm::new(256, 7)),
-            apm2: (cfg.apms >= 2).then(|| Apm::new(1 << 16, 7)),
+            apm2: (cfg.apms >= 2).then(order1_apm),
             c0: 1,
             bitpos: 0,
             node: 1,
@@ -466,6 +466,11 @@ impl Model {
         self.bitpos = 0;
         self.byte_contexts();
     }
+}
+
+/// A fresh APM by previous byte and partial byte (`Model::apm2`).
+fn order1_apm() -> Apm {
+    Apm::new(1 << 16, 7)
 }
 
 /// The weight sets of the mixer's selectors at a configuration (see

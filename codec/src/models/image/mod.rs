@@ -87,7 +87,8 @@ impl Stripe {
 }
 
 /// Code the samples of one stripe (canonical layout, exactly
-/// [`Stripe::bytes`] of them) into `enc` at `level` (clamped to 1..=9).
+/// [`Stripe::bytes`] of them) into `enc` at `level` (recorded in the frame;
+/// every level codes alike in this version, spec/MODELS.md §7).
 ///
 /// # Errors
 ///
@@ -95,7 +96,7 @@ impl Stripe {
 /// sample is above `maxval`; nothing has been coded then.
 pub fn encode<E: BitEncode>(
     stripe: &Stripe,
-    level: u8,
+    _level: u8,
     samples: &[u8],
     enc: &mut E,
 ) -> Result<(), EntropyError> {
@@ -116,7 +117,7 @@ pub fn encode<E: BitEncode>(
     if above {
         return Err(EntropyError::InvalidModel("a sample is above maxval"));
     }
-    model::encode(stripe, level, samples, enc)
+    model::encode(stripe, samples, enc)
 }
 
 /// Decode one stripe coded by [`encode`] with the same shape and level,
@@ -132,7 +133,7 @@ pub fn encode<E: BitEncode>(
 /// unrepresentable shape.
 pub fn decode<D: BitDecode>(
     stripe: &Stripe,
-    level: u8,
+    _level: u8,
     dec: &mut D,
     out: &mut Vec<u8>,
 ) -> Result<(), EntropyError> {
@@ -143,5 +144,5 @@ pub fn decode<D: BitDecode>(
         return Err(EntropyError::InvalidModel("empty or too wide stripe"));
     }
     out.reserve(len.min(1 << 26));
-    model::decode(stripe, level, dec, out)
+    model::decode(stripe, dec, out)
 }

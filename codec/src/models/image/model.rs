@@ -730,42 +730,41 @@ impl Drop for Model {
 
 /// Code stripe `s` (`samples` in the canonical layout): the stripe header
 /// of spec §7.1 (the encoder's choices), then every sample.
-pub(crate) fn encode<E: BitEncode>(
-    s: &Stripe,
-    _level: u8,
-    samples: &[u8],
-    enc: &mut E,
-) -> Result<(), EntropyError> {
+pub(crate) fn encode<E: BitEncode>(s: &Stripe, samples: &[u8], enc: &mut E) -> Result<(), EntropyError> {
     let (transform, hash) = choose(s, samples);
     let mut io = EncIo(enc);
-    if Layout::new(s.color, s.maxval, transform).rgb {
-        let code = transform.code();
-        io.bit(code & 2 != 0, 32768)?;
-        io.bit(code & 1 != 0, 32768)?;
-    }
-    io.bit(hash & 2 != 0, 32768)?;
-    io.bit(hash & 1 != 0, 32768)?;
+    header(&mut io, s, transform, hash)?;
     Model::new(s, transform, hash).run(&mut io, Some(samples), &mut Vec::new())
 }
 
 /// Decode stripe `s`, appending its samples to `out`.
-pub(crate) fn decode<D: BitDecode>(
-    s: &Stripe,
-    _level: u8,
-    dec: &mut D,
-    out: &mut Vec<u8>,
-) -> Result<(), EntropyError> {
+pub(crate) fn decode<D: BitDecode>(s: &Stripe, dec: &mut D, out: &mut Vec<u8>) -> Result<(), EntropyError> {
     let mut io = DecIo(dec);
-    let mut transform = Transform::None;
-    if Layout::new(s.color, s.maxval, transform).rgb {
-        let hi = io.bit(false, 32768)?;
-        let lo = io.bit(false, 32768)?;
-        transform = Transform::from_code(u32::from(hi) * 2 + u32::from(lo));
-    }
-    let hi = io.bit(false, 32768)?;
-    let lo = io.bit(false, 32768)?;
-    let hash = u32::from(hi) * 2 + u32::from(lo);
+    let (transform, hash) = header(&mut io, s, Transform::None, 0)?;
     Model::new(s, transform, hash).run(&mut io, None, out)
+}
+
+/// Codes the stripe header (spec §7.1): the colour transform's 2-bit code
+/// (RGB stripes only), then the hash code, each bit at probability ½.
+/// Returns what was coded (the encoder) or read (the decoder; the values
+/// given are then ignored).
+fn header<IO: BitIo>(
+    io: &mut IO,
+    s: &Stripe,
+    transform: Transform,
+    hash: u32,
+) -> Result<(Transform, u32), EntropyError> {
+    let mut two_bits = |v: u32| -> Result<u32, EntropyError> {
+        let hi = io.bit(v & 2 != 0, 32768)?;
+        let lo = io.bit(v & 1 != 0, 32768)?;
+        Ok(u32::from(hi) * 2 + u32::from(lo))
+    };
+    let transform = if Layout::new(s.color, s.maxval, Transform::None).rgb {
+        Transform::from_code(two_bits(transform.code())?)
+    } else {
+        Transform::None
+    };
+    Ok((transform, two_bits(hash)?))
 }
 
 /// The encoder's choices for a stripe (spec §7.11): the colour transform that
