@@ -381,7 +381,7 @@ pub fn version_text(verbose: bool) -> String {
         s.push_str("built-in models (--model NAME; files name them by SHA-256):\n");
         for m in nzip_codec::nn::package::builtins() {
             let id: String = m.id().iter().take(8).map(|b| format!("{b:02x}")).collect();
-            s.push_str(&format!("  {:<12} {id}…  {} bytes  {}\n", m.name, m.bytes.len(), m.summary));
+            s.push_str(&format!("  {:<12} {id}…  {} bytes  {}\n", m.name, m.package_len(), m.summary));
         }
         s.push_str(if cfg!(feature = "cuda") {
             "devices: cpu, scalar, candle, cuda\n"

@@ -358,12 +358,12 @@ fn compress_bytes<R: Read, W: Write>(
 }
 
 /// The starting model of a `cm` (`v2` false) or `cm2` chunk of `len` bytes.
-fn cm_model(level: u8, v2: bool, prior: Option<&Prior>, len: usize) -> cm::Model {
-    match (prior, v2) {
-        (Some(p), _) => p.model(len as u64),
+fn cm_model(level: u8, v2: bool, prior: Option<&Prior>, len: usize) -> Result<cm::Model> {
+    Ok(match (prior, v2) {
+        (Some(p), _) => p.model(len as u64)?,
         (None, true) => cm::Model::new_v2(level, len as u64),
         (None, false) => cm::Model::new(level, len as u64),
-    }
+    })
 }
 
 /// How the chunks of one frame are coded: the method with everything it
@@ -454,12 +454,12 @@ impl ChunkCodec {
             ChunkCodec::Stored => return Ok((ChunkKind::Stored, Vec::new())),
             ChunkCodec::Cm { level, coder: Coder::Ans, v2, prior } => {
                 let mut enc = AnsBitEncoder::new();
-                cm::encode_with(cm_model(*level, *v2, prior.as_deref(), raw.len()), raw, &mut enc);
+                cm::encode_with(cm_model(*level, *v2, prior.as_deref(), raw.len())?, raw, &mut enc);
                 enc.finish()
             }
             ChunkCodec::Cm { level, v2, prior, .. } => {
                 let mut enc = RangeBitEncoder::new();
-                cm::encode_with(cm_model(*level, *v2, prior.as_deref(), raw.len()), raw, &mut enc);
+                cm::encode_with(cm_model(*level, *v2, prior.as_deref(), raw.len())?, raw, &mut enc);
                 enc.finish()
             }
             ChunkCodec::Lm { model, backend } => {
@@ -487,7 +487,7 @@ impl ChunkCodec {
                     ChunkCodec::Stored => return Err(undecodable().into()),
                     ChunkCodec::Cm { level, coder, v2, prior } => {
                         let mut out = Vec::with_capacity(len);
-                        let m = cm_model(*level, *v2, prior.as_deref(), len);
+                        let m = cm_model(*level, *v2, prior.as_deref(), len)?;
                         if *coder == Coder::Ans {
                             let mut dec = AnsBitDecoder::new(&chunk.data).map_err(|_| undecodable())?;
                             cm::decode_with(m, len, &mut dec, &mut out).map_err(|_| undecodable())?;

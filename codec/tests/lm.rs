@@ -41,7 +41,16 @@ fn builtin_models_load_and_are_named_by_hash() {
             }
         }
         assert_eq!(package::find_by_id(b.id()).unwrap().name, b.name);
-        assert_eq!(b.id(), &package::package_id(b.bytes));
+        // The id is the package file's hash, and the binary holds its content.
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("weights").join(b.file);
+        let package = std::fs::read(&file).unwrap();
+        assert_eq!(b.id(), &package::package_id(&package), "{}", b.file);
+        assert_eq!(b.package_len(), package.len());
+        let content = match b.kind {
+            package::BuiltinKind::GruLm => package,
+            package::BuiltinKind::CmPrior => nzip_codec::models::cm::Prior::inflate(&package).unwrap(),
+        };
+        assert!(b.content().unwrap() == content, "{} holds other bytes than its package", b.name);
         let cfg = b.config().unwrap();
         assert_eq!(cfg["name"], b.name, "the package names itself");
     }

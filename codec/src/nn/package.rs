@@ -183,10 +183,19 @@ pub struct Builtin {
     pub summary: &'static str,
     /// What the package holds.
     pub kind: BuiltinKind,
-    /// The package bytes.
-    pub bytes: &'static [u8],
-    /// SHA-256 of `bytes`, written in the source (a test checks it), so that
-    /// no process spends milliseconds hashing megabytes to find a model.
+    /// The package's file in `codec/weights/` (the file the id is the
+    /// SHA-256 of).
+    pub file: &'static str,
+    /// What the binary holds: a language model's package itself; a prior's
+    /// content (the safetensors file inside the package's zstd frame) as an
+    /// LZ4 block with its size prepended, packed by `build.rs` because it
+    /// decodes about ten times faster than zstd (a test checks that the two
+    /// hold the same bytes).
+    stored: &'static [u8],
+    /// Size of the package in bytes.
+    package_len: usize,
+    /// SHA-256 of the package, written in the source (a test checks it), so
+    /// that no process spends milliseconds hashing megabytes to find a model.
     id: [u8; 32],
     model: OnceLock<Result<Loaded, String>>,
 }
@@ -213,14 +222,37 @@ const fn hex32(hex: &str) -> [u8; 32] {
 }
 
 impl Builtin {
+    #[allow(clippy::too_many_arguments)]
     const fn new(
         name: &'static str,
         summary: &'static str,
         kind: BuiltinKind,
-        bytes: &'static [u8],
+        file: &'static str,
+        stored: &'static [u8],
+        package_len: usize,
         sha256: &str,
     ) -> Self {
-        Builtin { name, summary, kind, bytes, id: hex32(sha256), model: OnceLock::new() }
+        Builtin { name, summary, kind, file, stored, package_len, id: hex32(sha256), model: OnceLock::new() }
+    }
+
+    /// Size of the package in bytes.
+    pub fn package_len(&self) -> usize {
+        self.package_len
+    }
+
+    /// The package's content: a language model's package, or the
+    /// safetensors file inside a prior's package (what [`Prior::inflate`]
+    /// returns for it).
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Package`] if the packed bytes are broken (a build defect,
+    /// caught by the tests).
+    pub fn content(&self) -> Result<std::borrow::Cow<'static, [u8]>, NnError> {
+        match self.kind {
+            BuiltinKind::GruLm => Ok(self.stored.into()),
+            BuiltinKind::CmPrior => Prior::unpack(self.stored).map(Into::into),
+        }
     }
 
     /// SHA-256 of the package.
@@ -239,10 +271,7 @@ impl Builtin {
     ///
     /// [`NnError::Package`] if the package is broken.
     pub fn config(&self) -> Result<serde_json::Value, NnError> {
-        match self.kind {
-            BuiltinKind::GruLm => package_config(self.bytes),
-            BuiltinKind::CmPrior => package_config(&Prior::inflate(self.bytes)?),
-        }
+        package_config(&self.content()?)
     }
 
     /// The package, parsed once per process.
@@ -250,9 +279,9 @@ impl Builtin {
         self.model
             .get_or_init(|| {
                 match self.kind {
-                    BuiltinKind::GruLm => load_gru(self.bytes).map(|m| Loaded::Gru(Arc::new(m))),
+                    BuiltinKind::GruLm => load_gru(self.stored).map(|m| Loaded::Gru(Arc::new(m))),
                     BuiltinKind::CmPrior => {
-                        Prior::from_package(self.bytes).map(|p| Loaded::CmPrior(Arc::new(p)))
+                        Prior::from_packed(self.stored).map(|p| Loaded::CmPrior(Arc::new(p)))
                     }
                 }
                 .map_err(|e| e.to_string())
@@ -291,19 +320,26 @@ impl Builtin {
     }
 }
 
+// The priors packed by build.rs: `TEXT_PRIOR_6_LZ4`, `TEXT_PRIOR_6_PACKAGE_LEN`.
+include!(concat!(env!("OUT_DIR"), "/priors.rs"));
+
 static BUILTINS: [Builtin; 2] = [
     Builtin::new(
         "byte-gru-s",
         "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
         BuiltinKind::GruLm,
+        "byte-gru-s.safetensors",
         include_bytes!("../../weights/byte-gru-s.safetensors"),
+        include_bytes!("../../weights/byte-gru-s.safetensors").len(),
         "b4edce755dab64a86c07875557cf593dc07286942166611bf7421a8fe85e6298",
     ),
     Builtin::new(
         "text-prior-6",
         "cm2 level-6 prior: the context model's state after reading the corpus train split (text)",
         BuiltinKind::CmPrior,
-        include_bytes!("../../weights/text-prior-6.nzprior"),
+        "text-prior-6.nzprior",
+        TEXT_PRIOR_6_LZ4,
+        TEXT_PRIOR_6_PACKAGE_LEN,
         "530a36dcf3d94f572ddd0121a3e9057ce5a5f6da7f015f970255b0031e5d001c",
     ),
 ];

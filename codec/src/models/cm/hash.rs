@@ -103,6 +103,23 @@ impl HashTable {
         (t.len() == prefix + (1 << bits)).then_some(HashTable { t, prefix, shift: 64 - (bits - 4) })
     }
 
+    /// Takes the bytes out (for [`HashTable::put`]), leaving the table
+    /// empty: it must not be used until they, or others of the same length,
+    /// are put back.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.t)
+    }
+
+    /// Puts bytes of the length of [`HashTable::take`]'s back; returns
+    /// `false` (keeping the table as it was) if the length differs.
+    pub(crate) fn put(&mut self, t: Vec<u8>) -> bool {
+        let ok = t.len() == self.prefix + (1usize << self.bits());
+        if ok {
+            self.t = t;
+        }
+        ok
+    }
+
     /// log2 of the size of the hashed part.
     pub fn bits(&self) -> u32 {
         68 - self.shift

@@ -204,7 +204,25 @@ impl Model {
     /// [`Model::new_prior_base`] and [`Model::finish_prior`]), with a fresh
     /// match model sized for `len` bytes.
     pub fn from_prior(prior: &Model, level: u8, len: u64) -> Self {
+        Self::start_from(prior.clone(), level, len)
+    }
+
+    /// As [`Model::from_prior`] for a prior whose table was taken out by
+    /// [`Model::take_table`], with `table` (a copy of it) put in its place;
+    /// `None` if `table` has another length.
+    pub(crate) fn from_prior_and_table(prior: &Model, level: u8, len: u64, table: Vec<u8>) -> Option<Self> {
         let mut m = prior.clone();
+        m.table.put(table).then(|| Self::start_from(m, level, len))
+    }
+
+    /// Takes the table (most of a prior's memory) out of the model, which
+    /// must then only serve [`Model::from_prior_and_table`].
+    pub(crate) fn take_table(&mut self) -> Vec<u8> {
+        self.table.take()
+    }
+
+    /// A prior's copy `m` ready to code `len` bytes: a fresh match model.
+    fn start_from(mut m: Model, level: u8, len: u64) -> Self {
         let cfg = config_v2_for_len(level, len);
         m.mm = (cfg.match_min > 0)
             .then(|| MatchModel::new(cfg.match_buf_bits, cfg.match_table_bits, cfg.match_min));

@@ -9,6 +9,7 @@ use crate::nn::NnError;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// The architecture string of prior packages.
 pub const ARCH_CM_PRIOR: &str = "cm-prior-v1";
@@ -17,10 +18,25 @@ pub const ARCH_CM_PRIOR: &str = "cm-prior-v1";
 pub const MAX_PRIOR_BYTES: usize = 1 << 26;
 
 /// A pretrained starting state for the revision-2 model of one level.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Prior {
     level: u8,
     model: Model,
+    tables: Tables,
+}
+
+/// Where each model's copy of the prior's table (16 MiB at level 6) comes
+/// from.
+#[derive(Debug)]
+enum Tables {
+    /// The prior's model holds it, and each model gets a copy.
+    Kept,
+    /// The prior's content is an LZ4 block ([`Prior::from_packed`], a
+    /// built-in prior): the table inflated at load goes to the first model,
+    /// and each later model inflates its own, as fast as a copy. The prior's
+    /// model holds no table, so a process that codes one chunk copies 16 MiB
+    /// once instead of three times.
+    Packed { block: &'static [u8], first: Mutex<Option<Vec<u8>>> },
 }
 
 impl Prior {
@@ -40,7 +56,7 @@ impl Prior {
             }
         }
         m.finish_prior();
-        Prior { level, model: m }
+        Prior { level, model: m, tables: Tables::Kept }
     }
 
     /// The level whose configuration the prior holds.
@@ -49,8 +65,26 @@ impl Prior {
     }
 
     /// A model that starts from this prior and will code `len` bytes.
-    pub fn model(&self, len: u64) -> Model {
-        Model::from_prior(&self.model, self.level, len)
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Package`] if a packed prior's block no longer inflates to
+    /// its table (it did at load, so only a defect or running out of memory
+    /// gets here).
+    pub fn model(&self, len: u64) -> Result<Model, NnError> {
+        match &self.tables {
+            Tables::Kept => Ok(Model::from_prior(&self.model, self.level, len)),
+            Tables::Packed { block, first } => {
+                // A poisoned lock only means another thread panicked: inflate.
+                let spare = first.lock().ok().and_then(|mut f| f.take());
+                let table = match spare {
+                    Some(t) => t,
+                    None => table_of(Prior::unpack(block)?)?,
+                };
+                Model::from_prior_and_table(&self.model, self.level, len, table)
+                    .ok_or_else(|| NnError::Package("cm prior: the packed table changed length".into()))
+            }
+        }
     }
 
     /// The package: a zstd frame (level 19) of a safetensors file with the
@@ -94,6 +128,37 @@ impl Prior {
         zstd::bulk::decompress(bytes, MAX_PRIOR_BYTES).map_err(|e| NnError::Package(format!("cm prior: {e}")))
     }
 
+    /// The content of a package (what [`Prior::inflate`] returns) from an LZ4
+    /// block with its size prepended (how the binary holds a built-in prior,
+    /// packed by `build.rs`).
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Package`] if the block is broken or inflates to more than
+    /// [`MAX_PRIOR_BYTES`].
+    pub fn unpack(block: &[u8]) -> Result<Vec<u8>, NnError> {
+        let bad = |m: String| NnError::Package(format!("cm prior: {m}"));
+        let size = block.get(..4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        if size > MAX_PRIOR_BYTES {
+            return Err(bad(format!("packed content of {size} bytes")));
+        }
+        lz4_flex::block::decompress_size_prepended(block).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Loads a prior held as [`Prior::unpack`]'s LZ4 block: as
+    /// [`Prior::from_inflated`], but each model inflates its own table from
+    /// `block` instead of copying one kept by the prior (see [`Prior::model`]).
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Package`] for anything malformed.
+    pub fn from_packed(block: &'static [u8]) -> Result<Prior, NnError> {
+        let mut p = Prior::from_inflated(Prior::unpack(block)?)?;
+        let table = p.model.take_table();
+        p.tables = Tables::Packed { block, first: Mutex::new(Some(table)) };
+        Ok(p)
+    }
+
     /// Loads a package written by [`Prior::to_package`], validating every
     /// tensor's type and shape against the level's configuration.
     ///
@@ -101,8 +166,16 @@ impl Prior {
     ///
     /// [`NnError::Package`] for anything malformed.
     pub fn from_package(bytes: &[u8]) -> Result<Prior, NnError> {
+        Prior::from_inflated(Prior::inflate(bytes)?)
+    }
+
+    /// Loads the safetensors file inside a package ([`Prior::inflate`]).
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Package`] for anything malformed.
+    pub fn from_inflated(raw: Vec<u8>) -> Result<Prior, NnError> {
         let bad = |m: &str| NnError::Package(format!("cm prior: {m}"));
-        let mut raw = Prior::inflate(bytes)?;
         let cfg = crate::nn::package::package_config(&raw)?;
         if cfg.get("arch").and_then(|a| a.as_str()) != Some(ARCH_CM_PRIOR) {
             return Err(bad("architecture is not cm-prior-v1"));
@@ -115,13 +188,6 @@ impl Prior {
         let st = SafeTensors::deserialize(&raw).map_err(|e| NnError::Package(e.to_string()))?;
         let len = |name: &str| st.tensor(name).map(|t| t.shape().iter().product::<usize>()).unwrap_or(0);
         let u16s = |b: &[u8]| b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect::<Vec<_>>();
-        let table = tensor(&st, "table", Dtype::U8, &[len("table")])?;
-        // Where the table lies in `raw` (address arithmetic only), so that
-        // `raw` itself becomes the table below instead of a 16 MiB copy.
-        let (start, end) = {
-            let at = table.as_ptr() as usize - raw.as_ptr() as usize;
-            (at, at + table.len())
-        };
         let mut parts = PriorParts {
             table: Vec::new(),
             maps: le_i32(tensor(&st, "maps", Dtype::U32, &[len("maps") / 256, 256])?)
@@ -132,11 +198,26 @@ impl Prior {
             apm1: u16s(tensor(&st, "apm1", Dtype::U16, &[len("apm1")])?),
         };
         drop(st);
-        raw.truncate(end);
-        raw.drain(..start);
-        parts.table = raw;
+        parts.table = table_of(raw)?;
         let model = Model::prior_from_parts(level, parts)
             .ok_or_else(|| bad("tensor shapes do not match the level"))?;
-        Ok(Prior { level, model })
+        Ok(Prior { level, model, tables: Tables::Kept })
     }
+}
+
+/// The `table` tensor of a prior's content `raw`, in `raw`'s own memory
+/// (the tensor is moved to its start and the rest cut off, instead of a
+/// 16 MiB copy).
+fn table_of(mut raw: Vec<u8>) -> Result<Vec<u8>, NnError> {
+    let (start, end) = {
+        let st = SafeTensors::deserialize(&raw).map_err(|e| NnError::Package(e.to_string()))?;
+        let len = st.tensor("table").map(|t| t.shape().iter().product::<usize>()).unwrap_or(0);
+        let table = tensor(&st, "table", Dtype::U8, &[len])?;
+        // Where the table lies in `raw` (address arithmetic only).
+        let at = table.as_ptr() as usize - raw.as_ptr() as usize;
+        (at, at + table.len())
+    };
+    raw.truncate(end);
+    raw.drain(..start);
+    Ok(raw)
 }

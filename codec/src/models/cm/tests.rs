@@ -400,9 +400,9 @@ fn prior_package_round_trip_codes_identically() {
     assert_eq!(loaded.level(), 6);
     let data = b"the cat sat on the log, and the dog sat on the mat.".repeat(3);
     let mut a = Recorder::default();
-    encode_with(prior.model(data.len() as u64), &data, &mut a);
+    encode_with(prior.model(data.len() as u64).unwrap(), &data, &mut a);
     let mut b = Recorder::default();
-    encode_with(loaded.model(data.len() as u64), &data, &mut b);
+    encode_with(loaded.model(data.len() as u64).unwrap(), &data, &mut b);
     assert_eq!(a.bits, b.bits, "a loaded prior predicts exactly as the trained one");
     // The prior helps on similar text, and decoding from it round-trips.
     let mut fresh = Recorder::default();
@@ -415,11 +415,56 @@ fn prior_package_round_trip_codes_identically() {
     };
     assert!(cost(&a) < 0.7 * cost(&fresh), "prior {} vs fresh {}", cost(&a), cost(&fresh));
     let mut out = Vec::new();
-    decode_with(loaded.model(data.len() as u64), data.len(), &mut Replayer { bits: &a.bits, i: 0 }, &mut out)
-        .unwrap();
+    decode_with(
+        loaded.model(data.len() as u64).unwrap(),
+        data.len(),
+        &mut Replayer { bits: &a.bits, i: 0 },
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out, data);
     // The package's bytes depend only on the prior and its metadata.
     assert_eq!(pkg, small_prior().to_package(serde_json::Map::new()).unwrap());
+}
+
+#[test]
+fn packed_prior_gives_every_model_the_same_table() {
+    // As a built-in prior is held: its content as an LZ4 block.
+    let prior = small_prior();
+    let content = Prior::inflate(&prior.to_package(serde_json::Map::new()).unwrap()).unwrap();
+    let block: &'static [u8] = Box::leak(lz4_flex::block::compress_prepend_size(&content).into_boxed_slice());
+    let packed = Prior::from_packed(block).unwrap();
+    let data = b"the cat sat on the log, and the dog sat on the mat.".repeat(3);
+    let code = |m: Model| {
+        let mut r = Recorder::default();
+        encode_with(m, &data, &mut r);
+        r.bits
+    };
+    let want = code(prior.model(data.len() as u64).unwrap());
+    // The first model takes the table inflated at load; later ones inflate
+    // their own, and models from several threads at once agree too.
+    for _ in 0..2 {
+        assert_eq!(code(packed.model(data.len() as u64).unwrap()), want);
+    }
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| code(packed.model(data.len() as u64).unwrap()))).collect();
+        for h in hs {
+            assert_eq!(h.join().unwrap(), want);
+        }
+    });
+    // Damaged blocks are refused (or load as some valid prior), never a panic.
+    assert!(Prior::unpack(&block[..block.len() / 2]).is_err());
+    assert!(
+        Prior::unpack(&[0xff, 0xff, 0xff, 0x7f, 0]).is_err(),
+        "a 2 GiB size is refused before allocating"
+    );
+    assert!(Prior::unpack(&[]).is_err());
+    for at in [4, block.len() / 3, block.len() - 1] {
+        let mut bad = block.to_vec();
+        bad[at] ^= 0x55;
+        let bad: &'static [u8] = Box::leak(bad.into_boxed_slice());
+        let _ = Prior::from_packed(bad).map(|p| p.model(10));
+    }
 }
 
 #[test]
