@@ -323,14 +323,17 @@ impl Builtin {
 // The priors packed by build.rs: `TEXT_PRIOR_6_LZ4`, `TEXT_PRIOR_6_PACKAGE_LEN`.
 include!(concat!(env!("OUT_DIR"), "/priors.rs"));
 
+/// The language model's package, held as it is.
+const BYTE_GRU_S: &[u8] = include_bytes!("../../weights/byte-gru-s.safetensors");
+
 static BUILTINS: [Builtin; 2] = [
     Builtin::new(
         "byte-gru-s",
         "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
         BuiltinKind::GruLm,
         "byte-gru-s.safetensors",
-        include_bytes!("../../weights/byte-gru-s.safetensors"),
-        include_bytes!("../../weights/byte-gru-s.safetensors").len(),
+        BYTE_GRU_S,
+        BYTE_GRU_S.len(),
         "b4edce755dab64a86c07875557cf593dc07286942166611bf7421a8fe85e6298",
     ),
     Builtin::new(

@@ -197,8 +197,9 @@ impl Prior {
             mixer: le_i32(tensor(&st, "mixer", Dtype::I32, &[len("mixer")])?),
             apm1: u16s(tensor(&st, "apm1", Dtype::U16, &[len("apm1")])?),
         };
+        let table = table_range(&st, &raw)?;
         drop(st);
-        parts.table = table_of(raw)?;
+        parts.table = cut(raw, table);
         let model = Model::prior_from_parts(level, parts)
             .ok_or_else(|| bad("tensor shapes do not match the level"))?;
         Ok(Prior { level, model, tables: Tables::Kept })
@@ -208,16 +209,24 @@ impl Prior {
 /// The `table` tensor of a prior's content `raw`, in `raw`'s own memory
 /// (the tensor is moved to its start and the rest cut off, instead of a
 /// 16 MiB copy).
-fn table_of(mut raw: Vec<u8>) -> Result<Vec<u8>, NnError> {
-    let (start, end) = {
-        let st = SafeTensors::deserialize(&raw).map_err(|e| NnError::Package(e.to_string()))?;
-        let len = st.tensor("table").map(|t| t.shape().iter().product::<usize>()).unwrap_or(0);
-        let table = tensor(&st, "table", Dtype::U8, &[len])?;
-        // Where the table lies in `raw` (address arithmetic only).
-        let at = table.as_ptr() as usize - raw.as_ptr() as usize;
-        (at, at + table.len())
-    };
-    raw.truncate(end);
-    raw.drain(..start);
-    Ok(raw)
+fn table_of(raw: Vec<u8>) -> Result<Vec<u8>, NnError> {
+    let range =
+        table_range(&SafeTensors::deserialize(&raw).map_err(|e| NnError::Package(e.to_string()))?, &raw)?;
+    Ok(cut(raw, range))
+}
+
+/// Where the `table` tensor of `st` (parsed from `raw`) lies in `raw`.
+fn table_range(st: &SafeTensors<'_>, raw: &[u8]) -> Result<std::ops::Range<usize>, NnError> {
+    let len = st.tensor("table").map(|t| t.shape().iter().product::<usize>()).unwrap_or(0);
+    let table = tensor(st, "table", Dtype::U8, &[len])?;
+    // Address arithmetic only: the tensor is a slice of `raw`.
+    let at = table.as_ptr() as usize - raw.as_ptr() as usize;
+    Ok(at..at + table.len())
+}
+
+/// `raw[range]` in `raw`'s own memory (moved to its start, the rest cut off).
+fn cut(mut raw: Vec<u8>, range: std::ops::Range<usize>) -> Vec<u8> {
+    raw.truncate(range.end);
+    raw.drain(..range.start);
+    raw
 }
