@@ -65,16 +65,23 @@ fn output_does_not_depend_on_thread_count() {
 #[test]
 fn text_at_level_6_starts_from_the_prior_and_binary_does_not() {
     let text = text_sample();
-    let frame_of = |data: &[u8], threads: usize| {
-        let packed = round_trip(data, &opts(6, CoderKind::Range, threads, Some(16384)));
+    let frame_with = |data: &[u8], threads: usize, chunk: u32| {
+        let packed = round_trip(data, &opts(6, CoderKind::Range, threads, Some(chunk)));
         let frames = nzip_codec::list(&packed[..], &DecompressOptions::default()).unwrap();
         (packed, frames[0].header.clone())
     };
+    let frame_of = |data: &[u8], threads: usize| frame_with(data, threads, 16384);
     let (one, h) = frame_of(&text, 1);
     assert_eq!(h.method, format::Method::ContextMixing2);
     assert_eq!(h.model.as_ref().map(|m| m.name.as_str()), Some("text-prior-6"));
     let (two, _) = frame_of(&text, 2);
     assert!(one == two, "-T2 differs from -T1 with the prior");
+    // Many small chunks: models reuse the tables of earlier ones (restored
+    // line by line), in another order with each thread count.
+    let (one, h) = frame_with(&text, 1, 700);
+    assert_eq!(h.model.as_ref().map(|m| m.name.as_str()), Some("text-prior-6"));
+    let (three, _) = frame_with(&text, 3, 700);
+    assert!(one == three, "-T3 differs from -T1 with the prior and small chunks");
     let (_, h) = frame_of(&noise(20_000, 3), 2);
     assert_eq!((h.method, h.model), (format::Method::ContextMixing2, None));
     // Other levels have no prior.

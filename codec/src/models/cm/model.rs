@@ -3,10 +3,11 @@
 
 use super::adaptive::{Apm, HistoryMap};
 use super::config::{config, config_for_len, config_v2, config_v2_for_len, Config, Ctx, PRIOR_TABLE_BITS};
-use super::hash::{mix, HashTable};
+use super::hash::{mix, HashTable, TablePool};
 use super::match_model::MatchModel;
 use super::mixer::{Mixer, MAX_INPUTS};
 use super::tables::{squash, stretch, NEXT};
+use std::sync::Arc;
 
 /// The largest count of a prior's state maps (see [`Model::finish_prior`]).
 pub const PRIOR_COUNT_CAP: u32 = 127;
@@ -208,11 +209,18 @@ impl Model {
     }
 
     /// As [`Model::from_prior`] for a prior whose table was taken out by
-    /// [`Model::take_table`], with `table` (a copy of it) put in its place;
-    /// `None` if `table` has another length.
-    pub(crate) fn from_prior_and_table(prior: &Model, level: u8, len: u64, table: Vec<u8>) -> Option<Self> {
+    /// [`Model::take_table`], with `table` (a copy of it) put in its place,
+    /// to go to `home` when the model is dropped; `None` if `table` has
+    /// another length.
+    pub(crate) fn from_prior_and_table(
+        prior: &Model,
+        level: u8,
+        len: u64,
+        table: Vec<u8>,
+        home: Option<Arc<TablePool>>,
+    ) -> Option<Self> {
         let mut m = prior.clone();
-        m.table.put(table).then(|| Self::start_from(m, level, len))
+        m.table.put(table, home).then(|| Self::start_from(m, level, len))
     }
 
     /// Takes the table (most of a prior's memory) out of the model, which

@@ -3,13 +3,14 @@
 //! package, so that every chunk starts knowing the statistics of text instead
 //! of from nothing.
 
+use super::hash::TablePool;
 use super::model::{Model, PriorParts};
 use crate::nn::package::{le_i32, tensor};
 use crate::nn::NnError;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The architecture string of prior packages.
 pub const ARCH_CM_PRIOR: &str = "cm-prior-v1";
@@ -21,22 +22,27 @@ pub const MAX_PRIOR_BYTES: usize = 1 << 26;
 #[derive(Debug)]
 pub struct Prior {
     level: u8,
+    /// The prior's model without its table (which `tables` holds).
     model: Model,
     tables: Tables,
+    /// Tables of dropped models, restored to the prior's table for the next
+    /// ones by copying only the lines they wrote.
+    pool: Arc<TablePool>,
 }
 
-/// Where each model's copy of the prior's table (16 MiB at level 6) comes
-/// from.
+/// Where the prior's table (16 MiB at level 6) and each model's copy of it
+/// come from. A model takes a spare table from the pool when there is one
+/// (a frame of many chunks), else a copy.
 #[derive(Debug)]
 enum Tables {
-    /// The prior's model holds it, and each model gets a copy.
-    Kept,
+    /// The table itself.
+    Kept(Vec<u8>),
     /// The prior's content is an LZ4 block ([`Prior::from_packed`], a
     /// built-in prior): the table inflated at load goes to the first model,
-    /// and each later model inflates its own, as fast as a copy. The prior's
-    /// model holds no table, so a process that codes one chunk copies 16 MiB
-    /// once instead of three times.
-    Packed { block: &'static [u8], first: Mutex<Option<Vec<u8>>> },
+    /// so that a process that codes one chunk inflates it once and copies
+    /// nothing. The table is inflated again, and kept, only when a second
+    /// model is made.
+    Packed { block: &'static [u8], first: Mutex<Option<Vec<u8>>>, kept: OnceLock<Result<Vec<u8>, String>> },
 }
 
 impl Prior {
@@ -56,7 +62,7 @@ impl Prior {
             }
         }
         m.finish_prior();
-        Prior { level, model: m, tables: Tables::Kept }
+        Prior::with_kept_table(level, m)
     }
 
     /// The level whose configuration the prior holds.
@@ -72,19 +78,37 @@ impl Prior {
     /// its table (it did at load, so only a defect or running out of memory
     /// gets here).
     pub fn model(&self, len: u64) -> Result<Model, NnError> {
-        match &self.tables {
-            Tables::Kept => Ok(Model::from_prior(&self.model, self.level, len)),
-            Tables::Packed { block, first } => {
-                // A poisoned lock only means another thread panicked: inflate.
-                let spare = first.lock().ok().and_then(|mut f| f.take());
-                let table = match spare {
-                    Some(t) => t,
-                    None => table_of(Prior::unpack(block)?)?,
-                };
-                Model::from_prior_and_table(&self.model, self.level, len, table)
-                    .ok_or_else(|| NnError::Package("cm prior: the packed table changed length".into()))
+        let first = match &self.tables {
+            // A poisoned lock only means another thread panicked.
+            Tables::Packed { first, .. } => first.lock().ok().and_then(|mut f| f.take()),
+            Tables::Kept(_) => None,
+        };
+        let table = match first {
+            Some(t) => t,
+            None => {
+                let pristine = self.table()?;
+                self.pool.take(pristine).unwrap_or_else(|| pristine.to_vec())
             }
+        };
+        Model::from_prior_and_table(&self.model, self.level, len, table, Some(Arc::clone(&self.pool)))
+            .ok_or_else(|| NnError::Package("cm prior: the table changed length".into()))
+    }
+
+    /// The prior's table (for a packed prior, inflated on first use).
+    fn table(&self) -> Result<&[u8], NnError> {
+        match &self.tables {
+            Tables::Kept(t) => Ok(t),
+            Tables::Packed { block, kept, .. } => kept
+                .get_or_init(|| Prior::unpack(block).and_then(table_of).map_err(|e| e.to_string()))
+                .as_deref()
+                .map_err(|e| NnError::Package(e.clone())),
         }
+    }
+
+    /// The prior whose model is `m`, its table taken out and kept.
+    fn with_kept_table(level: u8, mut m: Model) -> Prior {
+        let table = m.take_table();
+        Prior { level, model: m, tables: Tables::Kept(table), pool: Arc::default() }
     }
 
     /// The package: a zstd frame (level 19) of a safetensors file with the
@@ -97,7 +121,8 @@ impl Prior {
     ///
     /// [`NnError::Package`] if serialisation fails.
     pub fn to_package(&self, config: serde_json::Map<String, serde_json::Value>) -> Result<Vec<u8>, NnError> {
-        let p = self.model.prior_parts();
+        let mut p = self.model.prior_parts();
+        p.table = self.table()?.to_vec();
         let mut cfg = config;
         cfg.insert("arch".into(), ARCH_CM_PRIOR.into());
         cfg.insert("level".into(), self.level.into());
@@ -154,8 +179,10 @@ impl Prior {
     /// [`NnError::Package`] for anything malformed.
     pub fn from_packed(block: &'static [u8]) -> Result<Prior, NnError> {
         let mut p = Prior::from_inflated(Prior::unpack(block)?)?;
-        let table = p.model.take_table();
-        p.tables = Tables::Packed { block, first: Mutex::new(Some(table)) };
+        if let Tables::Kept(table) = &mut p.tables {
+            let first = Mutex::new(Some(std::mem::take(table)));
+            p.tables = Tables::Packed { block, first, kept: OnceLock::new() };
+        }
         Ok(p)
     }
 
@@ -202,7 +229,7 @@ impl Prior {
         parts.table = cut(raw, table);
         let model = Model::prior_from_parts(level, parts)
             .ok_or_else(|| bad("tensor shapes do not match the level"))?;
-        Ok(Prior { level, model, tables: Tables::Kept })
+        Ok(Prior::with_kept_table(level, model))
     }
 }
 

@@ -441,10 +441,24 @@ fn packed_prior_gives_every_model_the_same_table() {
         r.bits
     };
     let want = code(prior.model(data.len() as u64).unwrap());
-    // The first model takes the table inflated at load; later ones inflate
-    // their own, and models from several threads at once agree too.
-    for _ in 0..2 {
-        assert_eq!(code(packed.model(data.len() as u64).unwrap()), want);
+    // Other text and noise, to change many of the table's lines.
+    let other: Vec<u8> = b"Some other text, with other words in it. "
+        .repeat(40)
+        .into_iter()
+        .chain((0..30_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8))
+        .collect();
+    let dirty = |m: Model| {
+        let mut r = Recorder::default();
+        encode_with(m, &other, &mut r);
+    };
+    // The first model takes the table inflated at load; later ones take the
+    // tables of dropped models, restored line by line, or copies; models
+    // from several threads at once agree too.
+    for p in [&prior, &packed] {
+        for _ in 0..3 {
+            assert_eq!(code(p.model(data.len() as u64).unwrap()), want);
+            dirty(p.model(other.len() as u64).unwrap());
+        }
     }
     std::thread::scope(|s| {
         let hs: Vec<_> = (0..2).map(|_| s.spawn(|| code(packed.model(data.len() as u64).unwrap()))).collect();
