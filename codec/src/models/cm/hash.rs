@@ -27,12 +27,13 @@ pub fn mix(a: u64, b: u64) -> u64 {
 /// Bytes per bucket.
 pub const BUCKET: usize = 16;
 
-/// log2 of the bytes per line of the written-lines record (one bit per line).
+/// log2 of the bytes per line of the found-lines record (one bit per line).
 const LINE_BITS: u32 = 6;
 
 /// Tables that started as copies of one *pristine* table (a prior's) and
-/// come back here when dropped, each with the record of the lines it wrote,
-/// so that the next model restores those lines instead of copying or
+/// come back here when dropped, each with the record of the bucket lines it
+/// found, so that the next model restores those lines (and the direct prefix)
+/// instead of copying or
 /// inflating all of its 16 MiB: a frame of many small chunks then costs time
 /// in proportion to its bytes, not to its number of chunks.
 #[derive(Debug, Default)]
@@ -61,12 +62,12 @@ impl TablePool {
         if t.len() != pristine.len() || prefix > t.len() {
             return None;
         }
-        t[..prefix].copy_from_slice(&pristine[..prefix]);
         let lines = dirty.iter().map(|w| w.count_ones() as usize).sum::<usize>();
         if lines << LINE_BITS >= t.len() / 2 {
             t.copy_from_slice(pristine);
             return Some(t);
         }
+        t[..prefix].copy_from_slice(&pristine[..prefix]);
         for (k, &word) in dirty.iter().enumerate() {
             let mut w = word;
             while w != 0 {
@@ -119,7 +120,7 @@ impl Drop for HashTable {
     }
 }
 
-/// The written-lines record of a table of `len` bytes, all clear.
+/// The found-lines record of a table of `len` bytes, all clear.
 fn clean(len: usize) -> Vec<u64> {
     vec![0; len.div_ceil(64 << LINE_BITS)]
 }
@@ -216,8 +217,8 @@ impl HashTable {
     /// Puts bytes of the length of [`HashTable::take`]'s back; returns
     /// `false` (keeping the table as it was) if the length differs. With
     /// `home`, the bytes must equal the pool's pristine table: when the
-    /// table is dropped they go back to `home` with the record of the lines
-    /// written since.
+    /// table is dropped they go back to `home` with the record of the bucket
+    /// lines found since.
     pub(crate) fn put(&mut self, t: Vec<u8>, home: Option<Arc<TablePool>>) -> bool {
         let ok = t.len() == self.prefix + (1usize << self.bits());
         if ok {

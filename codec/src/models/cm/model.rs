@@ -202,16 +202,11 @@ impl Model {
     }
 
     /// A model of revision 2 that starts from `prior` (trained at `level` by
-    /// [`Model::new_prior_base`] and [`Model::finish_prior`]), with a fresh
-    /// match model sized for `len` bytes.
-    pub fn from_prior(prior: &Model, level: u8, len: u64) -> Self {
-        Self::start_from(prior.clone(), level, len)
-    }
-
-    /// As [`Model::from_prior`] for a prior whose table was taken out by
-    /// [`Model::take_table`], with `table` (a copy of it) put in its place,
-    /// to go to `home` when the model is dropped; `None` if `table` has
-    /// another length.
+    /// [`Model::new_prior_base`] and [`Model::finish_prior`], its table then
+    /// taken out by [`Model::take_table`]) with `table` (a copy of that
+    /// table) in its place, to go to `home` when the model is dropped, and a
+    /// fresh match model sized for `len` bytes; `None` if `table` has another
+    /// length.
     pub(crate) fn from_prior_and_table(
         prior: &Model,
         level: u8,
@@ -220,22 +215,20 @@ impl Model {
         home: Option<Arc<TablePool>>,
     ) -> Option<Self> {
         let mut m = prior.clone();
-        m.table.put(table, home).then(|| Self::start_from(m, level, len))
+        if !m.table.put(table, home) {
+            return None;
+        }
+        let cfg = config_v2_for_len(level, len);
+        m.mm = (cfg.match_min > 0)
+            .then(|| MatchModel::new(cfg.match_buf_bits, cfg.match_table_bits, cfg.match_min));
+        m.byte_contexts();
+        Some(m)
     }
 
     /// Takes the table (most of a prior's memory) out of the model, which
     /// must then only serve [`Model::from_prior_and_table`].
     pub(crate) fn take_table(&mut self) -> Vec<u8> {
         self.table.take()
-    }
-
-    /// A prior's copy `m` ready to code `len` bytes: a fresh match model.
-    fn start_from(mut m: Model, level: u8, len: u64) -> Self {
-        let cfg = config_v2_for_len(level, len);
-        m.mm = (cfg.match_min > 0)
-            .then(|| MatchModel::new(cfg.match_buf_bits, cfg.match_table_bits, cfg.match_min));
-        m.byte_contexts();
-        m
     }
 
     /// Turns a model that has learned from training data into a prior: the

@@ -26,7 +26,7 @@ pub struct Prior {
     model: Model,
     tables: Tables,
     /// Tables of dropped models, restored to the prior's table for the next
-    /// ones by copying only the lines they wrote.
+    /// ones by copying only what they may have written (see [`TablePool`]).
     pool: Arc<TablePool>,
 }
 
