@@ -10,6 +10,7 @@
 
 use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, RangeBitDecoder, RangeBitEncoder, BIT_PRECISION};
 use crate::models::cm::Prior;
+use crate::models::cmlm::CmLm;
 use crate::models::{cm, lm};
 use crate::nn::gru::GruLm;
 use crate::nn::package::BuiltinKind;
@@ -309,6 +310,16 @@ fn compress_bytes<R: Read, W: Write>(
             }
         }
     }
+    // The top level adds the language model to text, on the context model the
+    // trial above chose (the prior's level with the prior, or this level).
+    if let (Some(_), None, true) = (text, &opts.model, opts.level == cm::MAX_LEVEL) {
+        if let Some(lm) = package::find_by_name(TEXT_LM) {
+            header.method = Method::ContextMixingLm;
+            header.model = Some(cmlm_model_ref(lm, header.model.as_ref().and(header_prior(&header))));
+            codec = ChunkCodec::for_header(&header, &opts.backend)?;
+            first_coded = None;
+        }
+    }
     let mut writer = format::Writer::new(output, header.clone())?;
     let mut hasher = ContentHasher::new();
     let mut stats = Stats { frames: 1, ..Stats::default() };
@@ -376,12 +387,63 @@ enum ChunkCodec {
     Cm { level: u8, coder: Coder, v2: bool, prior: Option<Arc<Prior>> },
     /// The `lm` method with its model.
     Lm { model: Arc<GruLm>, backend: Backend },
+    /// The `cmlm` method: `cm2` at `level` (from `prior`, if any) mixed with `lm`.
+    CmLm { level: u8, coder: Coder, prior: Option<Arc<Prior>>, lm: Arc<GruLm>, backend: Backend },
+}
+
+/// Codes `raw` bit by bit with `m` and the bit coder of `coder`.
+fn code_bits<M: cm::BitModel>(m: M, coder: Coder, raw: &[u8]) -> Vec<u8> {
+    if coder == Coder::Ans {
+        let mut enc = AnsBitEncoder::new();
+        cm::encode_with(m, raw, &mut enc);
+        enc.finish()
+    } else {
+        let mut enc = RangeBitEncoder::new();
+        cm::encode_with(m, raw, &mut enc);
+        enc.finish()
+    }
+}
+
+/// Decodes `len` bytes coded by [`code_bits`] from the same starting model;
+/// `None` if the stream does not decode.
+fn decode_bits<M: cm::BitModel>(m: M, coder: Coder, data: &[u8], len: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(len);
+    if coder == Coder::Ans {
+        let mut dec = AnsBitDecoder::new(data).ok()?;
+        cm::decode_with(m, len, &mut dec, &mut out).ok()?;
+    } else {
+        let mut dec = RangeBitDecoder::new(data).ok()?;
+        cm::decode_with(m, len, &mut dec, &mut out).ok()?;
+    }
+    Some(out)
+}
+
+/// The language model that the top level mixes into text (`cmlm`).
+pub const TEXT_LM: &str = "byte-gru-m";
+
+/// The built-in prior a `cm2` header names, if any.
+fn header_prior(header: &Header) -> Option<&'static package::Builtin> {
+    header.model.as_ref().and_then(|m| package::find_by_id(&m.id)).filter(|b| b.kind == BuiltinKind::CmPrior)
+}
+
+/// The header's model reference of a `cmlm` frame (spec/FORMAT.md §4.5): the
+/// language model's id, then the prior's id if there is one.
+fn cmlm_model_ref(lm: &package::Builtin, prior: Option<&package::Builtin>) -> format::ModelRef {
+    let mut r = lm.model_ref();
+    if let Some(p) = prior {
+        r.id.extend_from_slice(p.id());
+        r.name = format!("{}+{}", lm.name, p.name);
+    }
+    r
 }
 
 impl ChunkCodec {
     /// Resolves the header's method, or explains why this build cannot.
     fn for_header(header: &Header, backend: &Backend) -> Result<Self> {
         let unsupported = |what: String| Err(Error::Format(format::Error::Unsupported(what)));
+        if header.method == Method::ContextMixingLm {
+            return ChunkCodec::cmlm_for_header(header, backend);
+        }
         let builtin = match &header.model {
             Some(m) => match package::find_by_id(&m.id) {
                 Some(builtin) => Some(builtin),
@@ -447,23 +509,87 @@ impl ChunkCodec {
         }
     }
 
+    /// Resolves a `cmlm` header: its model id is a language model's id (32
+    /// bytes), followed by the id of a prior for the header's level or nothing.
+    fn cmlm_for_header(header: &Header, backend: &Backend) -> Result<Self> {
+        fn unsupported<T>(what: String) -> Result<T> {
+            Err(Error::Format(format::Error::Unsupported(what)))
+        }
+        let Some(m) = &header.model else {
+            return unsupported("cmlm without a model reference".into());
+        };
+        if m.id.len() != 32 && m.id.len() != 64 {
+            return unsupported(format!("a cmlm model id of {} bytes (32 or 64)", m.id.len()));
+        }
+        let find = |id: &[u8], kind: BuiltinKind| match package::find_by_id(id) {
+            Some(b) if b.kind == kind => Ok(b),
+            Some(b) => {
+                unsupported(format!("cmlm with model '{}' ({:?}) where a {kind:?} belongs", b.name, b.kind))
+            }
+            None => unsupported(format!(
+                "model '{}' ({}) is not built into this nzip; a newer nzip may have it",
+                m.name,
+                format::hex(id)
+            )),
+        };
+        let (lm_id, prior_id) = m.id.split_at(32);
+        let lm = find(lm_id, BuiltinKind::GruLm)?.gru()?;
+        let prior = match prior_id.is_empty() {
+            true => None,
+            false => Some(find(prior_id, BuiltinKind::CmPrior)?.cm_prior()?),
+        };
+        if let Some(p) = prior.as_ref().filter(|p| p.level() != header.level) {
+            return unsupported(format!(
+                "a cm2 prior for level {} in a level-{} frame",
+                p.level(),
+                header.level
+            ));
+        }
+        if u32::from(header.precision) != BIT_PRECISION {
+            return unsupported(format!("cmlm with {}-bit probabilities", header.precision));
+        }
+        match header.coder {
+            Coder::Range | Coder::Ans => Ok(ChunkCodec::CmLm {
+                level: header.level,
+                coder: header.coder,
+                prior,
+                lm,
+                backend: backend.clone(),
+            }),
+            other => unsupported(format!("coder {other}")),
+        }
+    }
+
+    /// The starting `cmlm` model of a chunk of `len` bytes.
+    fn cmlm_model(
+        level: u8,
+        prior: Option<&Prior>,
+        lm: &Arc<GruLm>,
+        backend: &Backend,
+        len: usize,
+    ) -> Result<CmLm> {
+        let cm = cm_model(level, true, prior, len)?;
+        CmLm::new(cm, Arc::clone(lm), backend.clone()).map_err(|e| Error::Model(e.to_string()))
+    }
+
     /// Codes one chunk; returns `Stored` (and no data) when the coding would
     /// not be smaller than the content.
     fn encode(&self, raw: &[u8]) -> Result<(ChunkKind, Vec<u8>)> {
         let coded = match self {
             ChunkCodec::Stored => return Ok((ChunkKind::Stored, Vec::new())),
-            ChunkCodec::Cm { level, coder: Coder::Ans, v2, prior } => {
-                let mut enc = AnsBitEncoder::new();
-                cm::encode_with(cm_model(*level, *v2, prior.as_deref(), raw.len())?, raw, &mut enc);
-                enc.finish()
-            }
-            ChunkCodec::Cm { level, v2, prior, .. } => {
-                let mut enc = RangeBitEncoder::new();
-                cm::encode_with(cm_model(*level, *v2, prior.as_deref(), raw.len())?, raw, &mut enc);
-                enc.finish()
+            ChunkCodec::Cm { level, coder, v2, prior } => {
+                code_bits(cm_model(*level, *v2, prior.as_deref(), raw.len())?, *coder, raw)
             }
             ChunkCodec::Lm { model, backend } => {
                 lm::encode(raw, model, backend).map_err(|e| Error::Model(e.to_string()))?
+            }
+            ChunkCodec::CmLm { level, coder, prior, lm, backend } => {
+                let mut m = ChunkCodec::cmlm_model(*level, prior.as_deref(), lm, backend, raw.len())?;
+                let coded = code_bits(&mut m, *coder, raw);
+                if let Some(e) = m.take_error() {
+                    return Err(Error::Model(e.to_string()));
+                }
+                coded
             }
         };
         Ok(if coded.len() < raw.len() {
@@ -486,14 +612,14 @@ impl ChunkCodec {
                 match self {
                     ChunkCodec::Stored => return Err(undecodable().into()),
                     ChunkCodec::Cm { level, coder, v2, prior } => {
-                        let mut out = Vec::with_capacity(len);
                         let m = cm_model(*level, *v2, prior.as_deref(), len)?;
-                        if *coder == Coder::Ans {
-                            let mut dec = AnsBitDecoder::new(&chunk.data).map_err(|_| undecodable())?;
-                            cm::decode_with(m, len, &mut dec, &mut out).map_err(|_| undecodable())?;
-                        } else {
-                            let mut dec = RangeBitDecoder::new(&chunk.data).map_err(|_| undecodable())?;
-                            cm::decode_with(m, len, &mut dec, &mut out).map_err(|_| undecodable())?;
+                        decode_bits(m, *coder, &chunk.data, len).ok_or_else(undecodable)?
+                    }
+                    ChunkCodec::CmLm { level, coder, prior, lm, backend } => {
+                        let mut m = ChunkCodec::cmlm_model(*level, prior.as_deref(), lm, backend, len)?;
+                        let out = decode_bits(&mut m, *coder, &chunk.data, len).ok_or_else(undecodable)?;
+                        if let Some(e) = m.take_error() {
+                            return Err(Error::Model(e.to_string()));
                         }
                         out
                     }

@@ -63,6 +63,29 @@ fn output_does_not_depend_on_thread_count() {
 }
 
 #[test]
+fn text_at_level_9_mixes_the_language_model() {
+    let text = text_sample();
+    let frame_with = |data: &[u8], threads: usize, chunk: u32| {
+        let packed = round_trip(data, &opts(9, CoderKind::Range, threads, Some(chunk)));
+        let frames = nzip_codec::list(&packed[..], &DecompressOptions::default()).unwrap();
+        (packed, frames[0].header.clone())
+    };
+    let (one, h) = frame_with(&text, 1, 4096);
+    assert_eq!(h.method, format::Method::ContextMixingLm);
+    // A short text keeps the level-6 prior under the language model.
+    assert_eq!(h.level, 6);
+    assert_eq!(h.model.as_ref().map(|m| m.id.len()), Some(64));
+    let (two, _) = frame_with(&text, 2, 4096);
+    assert!(one == two, "-T2 differs from -T1 with cmlm");
+    // The language model pays: smaller than -6 (cm2 with the same prior).
+    let six = nzip_codec::compress_to_vec(&text, &opts(6, CoderKind::Range, 1, Some(4096))).unwrap();
+    assert!(one.len() < six.len(), "cmlm {} vs cm2 {}", one.len(), six.len());
+    // Binary input stays with cm2.
+    let (_, h) = frame_with(&noise(20_000, 3), 1, 1 << 20);
+    assert_eq!(h.method, format::Method::ContextMixing2);
+}
+
+#[test]
 fn text_at_level_6_starts_from_the_prior_and_binary_does_not() {
     let text = text_sample();
     let frame_with = |data: &[u8], threads: usize, chunk: u32| {

@@ -267,7 +267,9 @@ fn build_all() -> Vec<Vector> {
     );
     valid("hello-cm2-1-range", encode(&hello, 1, CoderKind::Range, None), &hello, "hello.txt -1");
     valid("hello-cm2-5-range", encode(&hello, 5, CoderKind::Range, None), &hello, "hello.txt -5");
-    valid("hello-cm2-9-range", encode(&hello, 9, CoderKind::Range, None), &hello, "hello.txt -9");
+    // Level 9 mixes the language model into text (method 5, `cmlm`).
+    valid("hello-cmlm-9-range", encode(&hello, 9, CoderKind::Range, None), &hello, "hello.txt -9");
+    valid("hello-cmlm-9-ans", encode(&hello, 9, CoderKind::Ans, None), &hello, "hello.txt -9 --coder ans");
     valid("empty-cm2-6", encode(b"", 6, CoderKind::Range, None), b"", "(empty) -6");
     // A leading NUL byte: not text-like, so no prior (the models of levels 6
     // and 9 on their own).
@@ -393,6 +395,10 @@ fn build_all() -> Vec<Vector> {
         });
         bad(name, frame, "Unsupported");
     }
+    // Method cmlm (5) without a model reference, and with only a prior's id
+    // (its model id must start with a language model's).
+    bad("cmlm-without-model", with_payload(&hello6, tag::HEAD, |p| p[2] = 5), "Malformed");
+    bad("cmlm-with-a-prior-only", with_payload(&hello_cm2, tag::HEAD, |p| p[2] = 5), "Unsupported");
     // cm2 with the level-6 prior in a level-5 frame.
     bad("prior-level-mismatch", with_payload(&hello_cm2, tag::HEAD, |p| p[3] = 5), "Unsupported");
     bad("unknown-coder", with_payload(&hello6, tag::HEAD, |p| p[4] = 9), "Unsupported");

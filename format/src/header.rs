@@ -77,6 +77,11 @@ pub enum Method {
     /// one, a pretrained prior (a model package holding the model's learned
     /// state) that every chunk starts from.
     ContextMixing2,
+    /// Context mixing with a language model ("cmlm", spec/MODELS.md §8): the
+    /// `cm2` model (with a prior, when the header names one) and a learned byte
+    /// language model, mixed bit by bit. The header's model id is the language
+    /// model's id, followed by the prior's id when there is one.
+    ContextMixingLm,
 }
 
 impl Method {
@@ -88,6 +93,7 @@ impl Method {
             Method::NeuralLm => 2,
             Method::ImagePredictive => 3,
             Method::ContextMixing2 => 4,
+            Method::ContextMixingLm => 5,
         }
     }
 
@@ -98,8 +104,9 @@ impl Method {
             2 => Ok(Method::NeuralLm),
             3 => Ok(Method::ImagePredictive),
             4 => Ok(Method::ContextMixing2),
+            5 => Ok(Method::ContextMixingLm),
             other => Err(Error::Unsupported(format!(
-                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2); a newer nzip may decode it"
+                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2, 5 = cmlm); a newer nzip may decode it"
             ))),
         }
     }
@@ -112,6 +119,7 @@ impl Method {
             Method::NeuralLm => "lm",
             Method::ImagePredictive => "img",
             Method::ContextMixing2 => "cm2",
+            Method::ContextMixingLm => "cmlm",
         }
     }
 }
@@ -207,13 +215,13 @@ impl Header {
             Method::Stored if self.level != 0 => {
                 return Err(Error::InvalidInput("stored method has level 0"))
             }
-            Method::ContextMixing | Method::ContextMixing2 | Method::NeuralLm
+            Method::ContextMixing | Method::ContextMixing2 | Method::NeuralLm | Method::ContextMixingLm
                 if !(1..=9).contains(&self.level) =>
             {
-                return Err(Error::InvalidInput("cm, cm2 and lm levels must be in 1..=9"))
+                return Err(Error::InvalidInput("cm, cm2, lm and cmlm levels must be in 1..=9"))
             }
-            Method::NeuralLm if self.model.is_none() => {
-                return Err(Error::InvalidInput("the lm method needs a model reference"))
+            Method::NeuralLm | Method::ContextMixingLm if self.model.is_none() => {
+                return Err(Error::InvalidInput("the lm and cmlm methods need a model reference"))
             }
             Method::ImagePredictive if !(1..=9).contains(&self.level) => {
                 return Err(Error::InvalidInput("img level must be in 1..=9"))
@@ -224,9 +232,10 @@ impl Header {
             (Medium::Bytes, Method::ImagePredictive) => {
                 return Err(Error::InvalidInput("the img method codes image frames only"))
             }
-            (Medium::Image, Method::ContextMixing | Method::ContextMixing2 | Method::NeuralLm) => {
-                return Err(Error::InvalidInput("image frames use the img or stored method"))
-            }
+            (
+                Medium::Image,
+                Method::ContextMixing | Method::ContextMixing2 | Method::NeuralLm | Method::ContextMixingLm,
+            ) => return Err(Error::InvalidInput("image frames use the img or stored method")),
             _ => {}
         }
         if let Some(m) = &self.model {

@@ -323,10 +323,11 @@ impl Builtin {
 // The priors packed by build.rs: `TEXT_PRIOR_6_LZ4`, `TEXT_PRIOR_6_PACKAGE_LEN`.
 include!(concat!(env!("OUT_DIR"), "/priors.rs"));
 
-/// The language model's package, held as it is.
+/// The language models' packages, held as they are.
 const BYTE_GRU_S: &[u8] = include_bytes!("../../weights/byte-gru-s.safetensors");
+const BYTE_GRU_M: &[u8] = include_bytes!("../../weights/byte-gru-m.safetensors");
 
-static BUILTINS: [Builtin; 2] = [
+static BUILTINS: [Builtin; 3] = [
     Builtin::new(
         "byte-gru-s",
         "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
@@ -344,6 +345,15 @@ static BUILTINS: [Builtin; 2] = [
         TEXT_PRIOR_6_LZ4,
         TEXT_PRIOR_6_PACKAGE_LEN,
         "530a36dcf3d94f572ddd0121a3e9057ce5a5f6da7f015f970255b0031e5d001c",
+    ),
+    Builtin::new(
+        "byte-gru-m",
+        "byte-level GRU language model (H=256, int8) that -9 mixes into text (method cmlm)",
+        BuiltinKind::GruLm,
+        "byte-gru-m.safetensors",
+        BYTE_GRU_M,
+        BYTE_GRU_M.len(),
+        "5706fd6bab1f38041ada5ab936c8972e31974fe44a0a2eed0fa243df283177ff",
     ),
 ];
 

@@ -153,6 +153,36 @@ impl FloatGru {
         })
     }
 
+    /// A model from float parameters in the engine's base-2 form (as another
+    /// trainer wrote them): `gx` `[256, 3H]`, `u` `[3H, H]`, `b_hn` `[H]`, `v`
+    /// `[256, H]`, `b_out` `[256]`, so that [`FloatGru::export`] quantises
+    /// them exactly as it does this trainer's.
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Shape`] when the shapes disagree, or from candle.
+    pub fn from_tensors(
+        gx: Tensor,
+        u: Tensor,
+        b_hn: Tensor,
+        v: Tensor,
+        b_out: Tensor,
+    ) -> Result<Self, NnError> {
+        let hidden = u.dim(1)?;
+        let want = [
+            (gx.dims(), vec![VOCAB, 3 * hidden]),
+            (u.dims(), vec![3 * hidden, hidden]),
+            (b_hn.dims(), vec![hidden]),
+            (v.dims(), vec![VOCAB, hidden]),
+            (b_out.dims(), vec![VOCAB]),
+        ];
+        if let Some((got, w)) = want.iter().find(|(got, w)| got != &w.as_slice()) {
+            return Err(NnError::Shape(format!("a float GRU tensor is {got:?}, expected {w:?}")));
+        }
+        let var = |t: Tensor| -> Result<Var, NnError> { Ok(Var::from_tensor(&t.to_dtype(DType::F32)?)?) };
+        Ok(FloatGru { hidden, emb: var(gx)?, u: var(u)?, b_hn: var(b_hn)?, v: var(v)?, b_out: var(b_out)? })
+    }
+
     fn vars(&self) -> [&Var; 5] {
         [&self.emb, &self.u, &self.b_hn, &self.v, &self.b_out]
     }

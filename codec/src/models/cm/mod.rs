@@ -100,6 +100,39 @@ pub const MIN_LEVEL: u8 = 1;
 /// The strongest level.
 pub const MAX_LEVEL: u8 = 9;
 
+/// A model of bits: the probability of the next bit, then the bit. The coding
+/// loops of this module drive any such model (MSB first within each byte).
+pub trait BitModel {
+    /// P(next bit = 1) in 1/65536, in `1..=65535`.
+    fn p(&mut self) -> u16;
+    /// Learn the bit that followed the last [`BitModel::p`].
+    fn update(&mut self, bit: bool);
+}
+
+impl<M: BitModel + ?Sized> BitModel for &mut M {
+    #[inline]
+    fn p(&mut self) -> u16 {
+        (**self).p()
+    }
+
+    #[inline]
+    fn update(&mut self, bit: bool) {
+        (**self).update(bit);
+    }
+}
+
+impl BitModel for Model {
+    #[inline]
+    fn p(&mut self) -> u16 {
+        Model::p(self)
+    }
+
+    #[inline]
+    fn update(&mut self, bit: bool) {
+        Model::update(self, bit);
+    }
+}
+
 /// Compress `data` bit by bit (MSB first within each byte) into `enc` at
 /// `level` (clamped to 1..=9). The model starts from its fixed initial state,
 /// with tables sized by the level and `data.len()` (see
@@ -111,7 +144,7 @@ pub fn encode<E: BitEncode>(data: &[u8], level: u8, enc: &mut E) {
 /// Compress `data` into `enc` with the model `m` (for example
 /// [`Model::new_v2`] or [`Prior::model`], made for `data.len()` bytes); the
 /// decoder must start from the same model.
-pub fn encode_with<E: BitEncode>(mut m: Model, data: &[u8], enc: &mut E) {
+pub fn encode_with<M: BitModel, E: BitEncode>(mut m: M, data: &[u8], enc: &mut E) {
     for &byte in data {
         for k in (0..8).rev() {
             let bit = (byte >> k) & 1 != 0;
@@ -140,8 +173,8 @@ pub fn decode<D: BitDecode>(
 
 /// Decode exactly `len` bytes coded by [`encode_with`] from the same starting
 /// model, appending them to `out`; never panics, as [`decode`].
-pub fn decode_with<D: BitDecode>(
-    mut m: Model,
+pub fn decode_with<M: BitModel, D: BitDecode>(
+    mut m: M,
     len: usize,
     dec: &mut D,
     out: &mut Vec<u8>,
