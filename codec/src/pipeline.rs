@@ -315,7 +315,7 @@ fn compress_bytes<R: Read, W: Write>(
     if let (Some(_), None, true) = (text, &opts.model, opts.level == cm::MAX_LEVEL) {
         if let Some(lm) = package::find_by_name(TEXT_LM) {
             header.method = Method::ContextMixingLm;
-            header.model = Some(cmlm_model_ref(lm, header.model.as_ref().and(header_prior(&header))));
+            header.model = Some(cmlm_model_ref(lm, header_prior(&header)));
             codec = ChunkCodec::for_header(&header, &opts.backend)?;
             first_coded = None;
         }
@@ -426,6 +426,23 @@ fn header_prior(header: &Header) -> Option<&'static package::Builtin> {
     header.model.as_ref().and_then(|m| package::find_by_id(&m.id)).filter(|b| b.kind == BuiltinKind::CmPrior)
 }
 
+/// An `Unsupported` error saying `what`.
+fn unsupported<T>(what: String) -> Result<T> {
+    Err(Error::Format(format::Error::Unsupported(what)))
+}
+
+/// The built-in model with id `id` (`m`'s, or part of it), or why not.
+fn builtin_by_id(m: &format::ModelRef, id: &[u8]) -> Result<&'static package::Builtin> {
+    match package::find_by_id(id) {
+        Some(b) => Ok(b),
+        None => unsupported(format!(
+            "model '{}' ({}) is not built into this nzip; a newer nzip may have it",
+            m.name,
+            format::hex(id)
+        )),
+    }
+}
+
 /// The header's model reference of a `cmlm` frame (spec/FORMAT.md §4.5): the
 /// language model's id, then the prior's id if there is one.
 fn cmlm_model_ref(lm: &package::Builtin, prior: Option<&package::Builtin>) -> format::ModelRef {
@@ -440,24 +457,26 @@ fn cmlm_model_ref(lm: &package::Builtin, prior: Option<&package::Builtin>) -> fo
 impl ChunkCodec {
     /// Resolves the header's method, or explains why this build cannot.
     fn for_header(header: &Header, backend: &Backend) -> Result<Self> {
-        let unsupported = |what: String| Err(Error::Format(format::Error::Unsupported(what)));
-        if header.method == Method::ContextMixingLm {
-            return ChunkCodec::cmlm_for_header(header, backend);
-        }
-        let builtin = match &header.model {
-            Some(m) => match package::find_by_id(&m.id) {
-                Some(builtin) => Some(builtin),
-                None => {
-                    return unsupported(format!(
-                        "model '{}' ({}) is not built into this nzip; a newer nzip may have it",
-                        m.name,
-                        format::hex(&m.id)
-                    ))
+        // The built-in model the header names; for `cmlm`, the language model
+        // (`lm`) and the prior that may follow its id (`builtin`).
+        let (lm, builtin) = match &header.model {
+            Some(m) if header.method == Method::ContextMixingLm => {
+                if m.id.len() != 32 && m.id.len() != 64 {
+                    return unsupported(format!("a cmlm model id of {} bytes (32 or 64)", m.id.len()));
                 }
-            },
-            None => None,
+                let (lm_id, prior_id) = m.id.split_at(32);
+                let prior = match prior_id.is_empty() {
+                    true => None,
+                    false => Some(builtin_by_id(m, prior_id)?),
+                };
+                (Some(builtin_by_id(m, lm_id)?), prior)
+            }
+            Some(m) => (None, Some(builtin_by_id(m, &m.id)?)),
+            None => (None, None),
         };
-        let cm_coder = |v2: bool, prior: Option<Arc<Prior>>| {
+        // A cm2 prior of the header's level (or none), with a cm model's
+        // precision and a bit coder.
+        let cm_checked = |prior: Option<Arc<Prior>>| {
             if u32::from(header.precision) != BIT_PRECISION {
                 return unsupported(format!("{} with {}-bit probabilities", header.method, header.precision));
             }
@@ -471,11 +490,13 @@ impl ChunkCodec {
                 }
             }
             match header.coder {
-                Coder::Range | Coder::Ans => {
-                    Ok(ChunkCodec::Cm { level: header.level, coder: header.coder, v2, prior })
-                }
+                Coder::Range | Coder::Ans => Ok(prior),
                 other => unsupported(format!("coder {other}")),
             }
+        };
+        let cm_coder = |v2: bool, prior: Option<Arc<Prior>>| {
+            let prior = cm_checked(prior)?;
+            Ok(ChunkCodec::Cm { level: header.level, coder: header.coder, v2, prior })
         };
         match (header.method, builtin) {
             (Method::Stored, None) => Ok(ChunkCodec::Stored),
@@ -494,6 +515,16 @@ impl ChunkCodec {
                 }
                 Ok(ChunkCodec::Lm { model, backend: backend.clone() })
             }
+            (Method::ContextMixingLm, prior) => match (lm, prior) {
+                (Some(l), p)
+                    if l.kind == BuiltinKind::GruLm && p.is_none_or(|b| b.kind == BuiltinKind::CmPrior) =>
+                {
+                    let prior = cm_checked(p.map(|b| b.cm_prior()).transpose()?)?;
+                    let (level, coder, backend) = (header.level, header.coder, backend.clone());
+                    Ok(ChunkCodec::CmLm { level, coder, prior, lm: l.gru()?, backend })
+                }
+                _ => unsupported("cmlm names a language model, then optionally a cm2 prior".into()),
+            },
             (Method::ImagePredictive, None) if u32::from(header.precision) != BIT_PRECISION => {
                 unsupported(format!("img with {}-bit probabilities", header.precision))
             }
@@ -506,57 +537,6 @@ impl ChunkCodec {
                 unsupported(format!("method {method} with model '{}' ({:?})", b.name, b.kind))
             }
             (method, None) => unsupported(format!("method {method} without a model reference")),
-        }
-    }
-
-    /// Resolves a `cmlm` header: its model id is a language model's id (32
-    /// bytes), followed by the id of a prior for the header's level or nothing.
-    fn cmlm_for_header(header: &Header, backend: &Backend) -> Result<Self> {
-        fn unsupported<T>(what: String) -> Result<T> {
-            Err(Error::Format(format::Error::Unsupported(what)))
-        }
-        let Some(m) = &header.model else {
-            return unsupported("cmlm without a model reference".into());
-        };
-        if m.id.len() != 32 && m.id.len() != 64 {
-            return unsupported(format!("a cmlm model id of {} bytes (32 or 64)", m.id.len()));
-        }
-        let find = |id: &[u8], kind: BuiltinKind| match package::find_by_id(id) {
-            Some(b) if b.kind == kind => Ok(b),
-            Some(b) => {
-                unsupported(format!("cmlm with model '{}' ({:?}) where a {kind:?} belongs", b.name, b.kind))
-            }
-            None => unsupported(format!(
-                "model '{}' ({}) is not built into this nzip; a newer nzip may have it",
-                m.name,
-                format::hex(id)
-            )),
-        };
-        let (lm_id, prior_id) = m.id.split_at(32);
-        let lm = find(lm_id, BuiltinKind::GruLm)?.gru()?;
-        let prior = match prior_id.is_empty() {
-            true => None,
-            false => Some(find(prior_id, BuiltinKind::CmPrior)?.cm_prior()?),
-        };
-        if let Some(p) = prior.as_ref().filter(|p| p.level() != header.level) {
-            return unsupported(format!(
-                "a cm2 prior for level {} in a level-{} frame",
-                p.level(),
-                header.level
-            ));
-        }
-        if u32::from(header.precision) != BIT_PRECISION {
-            return unsupported(format!("cmlm with {}-bit probabilities", header.precision));
-        }
-        match header.coder {
-            Coder::Range | Coder::Ans => Ok(ChunkCodec::CmLm {
-                level: header.level,
-                coder: header.coder,
-                prior,
-                lm,
-                backend: backend.clone(),
-            }),
-            other => unsupported(format!("coder {other}")),
         }
     }
 

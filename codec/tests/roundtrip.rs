@@ -62,14 +62,18 @@ fn output_does_not_depend_on_thread_count() {
     }
 }
 
+/// `data` compressed at `level` with `threads` and `chunk`-byte chunks (and
+/// checked to round-trip), with its frame's header.
+fn frame(data: &[u8], level: u8, threads: usize, chunk: u32) -> (Vec<u8>, format::Header) {
+    let packed = round_trip(data, &opts(level, CoderKind::Range, threads, Some(chunk)));
+    let frames = nzip_codec::list(&packed[..], &DecompressOptions::default()).unwrap();
+    (packed, frames[0].header.clone())
+}
+
 #[test]
 fn text_at_level_9_mixes_the_language_model() {
     let text = text_sample();
-    let frame_with = |data: &[u8], threads: usize, chunk: u32| {
-        let packed = round_trip(data, &opts(9, CoderKind::Range, threads, Some(chunk)));
-        let frames = nzip_codec::list(&packed[..], &DecompressOptions::default()).unwrap();
-        (packed, frames[0].header.clone())
-    };
+    let frame_with = |data: &[u8], threads: usize, chunk: u32| frame(data, 9, threads, chunk);
     let (one, h) = frame_with(&text, 1, 4096);
     assert_eq!(h.method, format::Method::ContextMixingLm);
     // A short text keeps the level-6 prior under the language model.
@@ -88,11 +92,7 @@ fn text_at_level_9_mixes_the_language_model() {
 #[test]
 fn text_at_level_6_starts_from_the_prior_and_binary_does_not() {
     let text = text_sample();
-    let frame_with = |data: &[u8], threads: usize, chunk: u32| {
-        let packed = round_trip(data, &opts(6, CoderKind::Range, threads, Some(chunk)));
-        let frames = nzip_codec::list(&packed[..], &DecompressOptions::default()).unwrap();
-        (packed, frames[0].header.clone())
-    };
+    let frame_with = |data: &[u8], threads: usize, chunk: u32| frame(data, 6, threads, chunk);
     let frame_of = |data: &[u8], threads: usize| frame_with(data, threads, 16384);
     let (one, h) = frame_of(&text, 1);
     assert_eq!(h.method, format::Method::ContextMixing2);

@@ -20,12 +20,11 @@ use super::cm::adaptive::Apm;
 use super::cm::mixer::Mixer;
 use super::cm::tables::{squash, stretch};
 use super::cm::{BitModel, Model};
+use super::lm::PRECISION;
 use crate::nn::gru::{GruLm, GruState};
 use crate::nn::lut::logits_to_cdf;
 use crate::nn::{Backend, NnError};
 
-/// CDF precision of the language model's byte distribution.
-pub const LM_PRECISION: usize = 24;
 /// Inputs of the final mixer: the context model, the language model, a bias.
 const INPUTS: usize = 3;
 /// Weight sets of the final mixer: one per bit position.
@@ -47,11 +46,6 @@ pub struct CmLm {
     cdf: Vec<u32>,
     mixer: Mixer,
     apm: Apm,
-    /// Partial byte with a leading 1, and the number of its bits.
-    c0: u32,
-    bitpos: u32,
-    /// The previous byte.
-    c1: u32,
     /// The first error of the language model's engine, if any (the chunk then fails).
     error: Option<NnError>,
 }
@@ -83,9 +77,6 @@ impl CmLm {
             cdf: vec![0; 257],
             mixer,
             apm: Apm::new(1 << 16, APM_RATE),
-            c0: 1,
-            bitpos: 0,
-            c1: 0,
             error: None,
         };
         m.byte_distribution();
@@ -95,7 +86,7 @@ impl CmLm {
     /// The language model's CDF for the next byte, from its current state.
     fn byte_distribution(&mut self) {
         self.lm.logits(&self.state, 0, &mut self.logits);
-        if let Err(e) = logits_to_cdf::<LM_PRECISION>(&self.logits, &mut self.weights, &mut self.cdf) {
+        if let Err(e) = logits_to_cdf::<PRECISION>(&self.logits, &mut self.weights, &mut self.cdf) {
             // Cannot happen with 256 logits and buffers of 256 and 257.
             self.error.get_or_insert(NnError::Shape(e.to_string()));
         }
@@ -107,12 +98,12 @@ impl CmLm {
         self.error.take()
     }
 
-    /// The language model's P(next bit = 1) in 1/4096, in `1..=4095`.
+    /// The language model's P(next bit = 1) in 1/4096, in `1..=4095`, for
+    /// the partial byte `c0` of `k` known bits.
     #[inline]
-    fn lm_p12(&self) -> u32 {
-        let k = self.bitpos;
+    fn lm_p12(&self, c0: u32, k: u32) -> u32 {
         let width = 1usize << (8 - k);
-        let lo = ((self.c0 - (1 << k)) as usize) << (8 - k);
+        let lo = ((c0 - (1 << k)) as usize) << (8 - k);
         let mid = lo + width / 2;
         // The CDF is non-decreasing with every frequency at least 1, so both
         // masses are positive and below 2^24.
@@ -126,16 +117,17 @@ impl CmLm {
 impl BitModel for CmLm {
     #[inline]
     fn p(&mut self) -> u16 {
+        let (c0, k) = self.cm.partial_byte();
         let xc = stretch(u32::from(self.cm.p()) >> 4);
-        let xl = stretch(self.lm_p12());
+        let xl = stretch(self.lm_p12(c0, k));
         let x = self.mixer.inputs_mut();
         x[0] = xc;
         x[1] = xl;
         x[2] = 256;
-        self.mixer.select(0, self.bitpos as usize);
+        self.mixer.select(0, k as usize);
         let logit = self.mixer.mix();
         let p0 = squash(logit);
-        let p1 = self.apm.p(logit, (self.c1 << 8 | self.c0) as usize);
+        let p1 = self.apm.p(logit, (u32::from(self.cm.last_byte()) << 8 | c0) as usize);
         ((p0 + 3 * p1) >> 2).clamp(1, 65535) as u16
     }
 
@@ -145,17 +137,13 @@ impl BitModel for CmLm {
         self.cm.update(bit);
         self.mixer.update(y);
         self.apm.update(y);
-        self.c0 = (self.c0 << 1) | y;
-        self.bitpos += 1;
-        if self.bitpos == 8 {
-            let c = self.c0 & 0xff;
+        if self.cm.partial_byte().1 == 0 {
+            // The byte is complete: the language model reads it.
+            let c = u32::from(self.cm.last_byte());
             if let Err(e) = self.lm.step(&self.backend, &mut self.state, &[c]) {
                 self.error.get_or_insert(e);
             }
             self.byte_distribution();
-            self.c1 = c;
-            self.c0 = 1;
-            self.bitpos = 0;
         }
     }
 }

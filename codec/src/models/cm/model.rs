@@ -387,6 +387,19 @@ impl Model {
         self.node = 1;
     }
 
+    /// The partial byte with a leading 1 (1 at a byte's start) and the
+    /// number of its bits known (0..=7).
+    #[inline]
+    pub(crate) fn partial_byte(&self) -> (u32, u32) {
+        (self.c0, self.bitpos)
+    }
+
+    /// The last complete byte (0 before the first).
+    #[inline]
+    pub(crate) fn last_byte(&self) -> u8 {
+        self.bs.hist as u8
+    }
+
     /// P(next bit = 1) in 1/65536, in `1..=65535`.
     #[inline]
     pub fn p(&mut self) -> u16 {
