@@ -215,6 +215,7 @@ fn compress_opts(settings: &Settings) -> Result<CompressOptions, Failure> {
         model: settings.model.clone(),
         backend: backend(settings)?,
         images: settings.images,
+        image_net: None,
     })
 }
 

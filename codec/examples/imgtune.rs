@@ -1,4 +1,5 @@
-//! Measure the image model on files: `cargo run --release -p nzip-codec --example imgtune -- [-l LEVEL] [-s STRIPE_PIXELS] FILES...`
+//! Measure the image model on files: `cargo run --release -p nzip-codec --example imgtune -- [-l LEVEL] [-s STRIPE_PIXELS] [-n 0|1] FILES...`
+//! (`-n 1`: with the built-in network, method `imgnn`; the default).
 //! Prints bits per sub-pixel per file and in total (coded stripe bytes only,
 //! no container), and the decoding speed (each stripe is decoded and checked;
 //! `NODECODE=1` skips it). For tuning on the train split.
@@ -6,13 +7,14 @@
 
 use nzip_codec::entropy::binary::{RangeBitDecoder, RangeBitEncoder};
 use nzip_codec::media::image::Image;
-use nzip_codec::models::image::{decode, encode, Stripe};
+use nzip_codec::models::image::{decode, encode, ImgNet, Stripe};
 use std::time::Instant;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut level = 6u8;
     let mut stripe_px: usize = 1 << 19;
+    let mut with_net = true;
     let decode_too = std::env::var_os("NODECODE").is_none();
     while args.first().is_some_and(|a| a.starts_with('-')) {
         let flag = args.remove(0);
@@ -20,10 +22,13 @@ fn main() {
         match flag.as_str() {
             "-l" => level = v.parse().unwrap(),
             "-s" => stripe_px = v.parse().unwrap(),
+            "-n" => with_net = v != "0",
             _ => panic!("unknown flag {flag}"),
         }
     }
     let files = args;
+    let builtin = nzip_codec::nn::package::find_by_name("img-mlp-p").unwrap().img_net().unwrap();
+    let net = with_net.then_some(&*builtin);
     let results: Vec<(String, usize, usize, f64)> = std::thread::scope(|s| {
         let chunks: Vec<Vec<String>> =
             (0..2).map(|t| files.iter().skip(t).step_by(2).cloned().collect()).collect();
@@ -49,12 +54,12 @@ fn main() {
                                     maxval: img.maxval,
                                 };
                                 let mut enc = RangeBitEncoder::new();
-                                encode(&st, level, chunk, &mut enc).unwrap();
+                                encode(&st, level, chunk, net, &mut enc).unwrap();
                                 let bytes = enc.finish();
                                 total += bytes.len();
                                 if decode_too {
                                     let start = Instant::now();
-                                    let out = decode_stripe(&st, level, &bytes);
+                                    let out = decode_stripe(&st, level, net, &bytes);
                                     dtime += start.elapsed().as_secs_f64();
                                     assert!(out == chunk, "round trip failed: {f}");
                                 }
@@ -95,9 +100,9 @@ fn main() {
 /// A separate function, so that profilers can single out decoding
 /// (`valgrind --toggle-collect=imgtune::decode_stripe`).
 #[inline(never)]
-fn decode_stripe(st: &Stripe, level: u8, bytes: &[u8]) -> Vec<u8> {
+fn decode_stripe(st: &Stripe, level: u8, net: Option<&ImgNet>, bytes: &[u8]) -> Vec<u8> {
     let mut dec = RangeBitDecoder::new(bytes).unwrap();
     let mut out = Vec::new();
-    decode(st, level, &mut dec, &mut out).unwrap();
+    decode(st, level, net, &mut dec, &mut out).unwrap();
     out
 }

@@ -11,6 +11,7 @@
 use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, RangeBitDecoder, RangeBitEncoder, BIT_PRECISION};
 use crate::models::cm::Prior;
 use crate::models::cmlm::CmLm;
+use crate::models::image::ImgNet;
 use crate::models::{cm, lm};
 use crate::nn::gru::GruLm;
 use crate::nn::package::BuiltinKind;
@@ -45,6 +46,11 @@ pub struct CompressOptions {
     /// nzip's own; with `false` every input is compressed as bytes and comes
     /// back byte for byte.
     pub images: bool,
+    /// Mix the built-in image network into image frames (method `imgnn`,
+    /// spec/MODELS.md §7.12): `None` (the default) for images of at least
+    /// 32 KiB of samples, `Some(true)` always, `Some(false)` never (method
+    /// `img`, the adaptive model alone: larger files, faster to code).
+    pub image_net: Option<bool>,
 }
 
 impl Default for CompressOptions {
@@ -57,6 +63,7 @@ impl Default for CompressOptions {
             model: None,
             backend: Backend::Cpu,
             images: true,
+            image_net: None,
         }
     }
 }
@@ -276,6 +283,11 @@ fn compress_bytes<R: Read, W: Write>(
                     )));
                 }
             }
+            BuiltinKind::ImgNet => {
+                return Err(Error::InvalidArgument(format!(
+                    "model '{name}' codes images, which use it without being asked; this input is not one"
+                )));
+            }
         }
         header.model = Some(builtin.model_ref());
     }
@@ -389,6 +401,9 @@ enum ChunkCodec {
     Lm { model: Arc<GruLm>, backend: Backend },
     /// The `cmlm` method: `cm2` at `level` (from `prior`, if any) mixed with `lm`.
     CmLm { level: u8, coder: Coder, prior: Option<Arc<Prior>>, lm: Arc<GruLm>, backend: Backend },
+    /// An image frame (`img`, or `imgnn` with its network), which
+    /// `pipeline_image` codes stripe by stripe.
+    Image { net: Option<Arc<ImgNet>> },
 }
 
 /// Codes `raw` bit by bit with `m` and the bit coder of `coder`.
@@ -494,6 +509,16 @@ impl ChunkCodec {
                 other => unsupported(format!("coder {other}")),
             }
         };
+        // Image frames are decoded by `pipeline_image`; this checks support.
+        let image = |net: Option<Arc<ImgNet>>| {
+            if u32::from(header.precision) != BIT_PRECISION {
+                return unsupported(format!("{} with {}-bit probabilities", header.method, header.precision));
+            }
+            match header.coder {
+                Coder::Range | Coder::Ans => Ok(ChunkCodec::Image { net }),
+                other => unsupported(format!("coder {other}")),
+            }
+        };
         let cm_coder = |v2: bool, prior: Option<Arc<Prior>>| {
             let prior = cm_checked(prior)?;
             Ok(ChunkCodec::Cm { level: header.level, coder: header.coder, v2, prior })
@@ -525,14 +550,8 @@ impl ChunkCodec {
                 }
                 _ => unsupported("cmlm names a language model, then optionally a cm2 prior".into()),
             },
-            (Method::ImagePredictive, None) if u32::from(header.precision) != BIT_PRECISION => {
-                unsupported(format!("img with {}-bit probabilities", header.precision))
-            }
-            (Method::ImagePredictive, None) => match header.coder {
-                // Image frames are decoded by `pipeline_image`; this only checks support.
-                Coder::Range | Coder::Ans => Ok(ChunkCodec::Stored),
-                other => unsupported(format!("coder {other}")),
-            },
+            (Method::ImagePredictive, None) => image(None),
+            (Method::ImageNetwork, Some(b)) if b.kind == BuiltinKind::ImgNet => image(Some(b.img_net()?)),
             (method, Some(b)) => {
                 unsupported(format!("method {method} with model '{}' ({:?})", b.name, b.kind))
             }
@@ -556,7 +575,7 @@ impl ChunkCodec {
     /// not be smaller than the content.
     fn encode(&self, raw: &[u8]) -> Result<(ChunkKind, Vec<u8>)> {
         let coded = match self {
-            ChunkCodec::Stored => return Ok((ChunkKind::Stored, Vec::new())),
+            ChunkCodec::Stored | ChunkCodec::Image { .. } => return Ok((ChunkKind::Stored, Vec::new())),
             ChunkCodec::Cm { level, coder, v2, prior } => {
                 code_bits(cm_model(*level, *v2, prior.as_deref(), raw.len())?, *coder, raw)
             }
@@ -590,7 +609,7 @@ impl ChunkCodec {
                     offset: chunk.offset,
                 };
                 match self {
-                    ChunkCodec::Stored => return Err(undecodable().into()),
+                    ChunkCodec::Stored | ChunkCodec::Image { .. } => return Err(undecodable().into()),
                     ChunkCodec::Cm { level, coder, v2, prior } => {
                         let m = cm_model(*level, *v2, prior.as_deref(), len)?;
                         decode_bits(m, *coder, &chunk.data, len).ok_or_else(undecodable)?
@@ -632,9 +651,14 @@ pub fn decompress<R: Read, W: Write>(
     while let Some(header) = reader.next_frame()? {
         let codec = ChunkCodec::for_header(&header, &opts.backend)?;
         if header.medium == Medium::Image {
+            let net = match &codec {
+                ChunkCodec::Image { net } => net.as_deref(),
+                _ => None,
+            };
             crate::pipeline_image::decompress_image(
                 &mut reader,
                 &header,
+                net,
                 &mut output,
                 opts,
                 &workers,

@@ -9,7 +9,9 @@
 
 use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, RangeBitDecoder, RangeBitEncoder, BIT_PRECISION};
 use crate::media::image::{Image, Restorer, MAX_RESTORE_BYTES};
+use crate::models::image::ImgNet;
 use crate::models::{cm, image as model};
+use crate::nn::package;
 use crate::pipeline::{CompressOptions, DecompressOptions, Progress, Stats, Workers};
 use crate::{CoderKind, Error, Result};
 use nzip_format::{
@@ -40,6 +42,12 @@ pub const TWO_STRIPE_PIXELS: u64 = 1 << 17;
 /// The cm level that codes the restore blob (metadata).
 const RESTORE_CM_LEVEL: u8 = 6;
 
+/// The built-in network that image frames mix in (method `imgnn`, spec/MODELS.md §7.12).
+pub const IMAGE_NET: &str = "img-mlp-p";
+
+/// Images of fewer samples (bytes of the canonical layout) use method `img`.
+const NET_MIN_SAMPLES: usize = 1 << 15;
+
 /// Rows per stripe for an image (spec/FORMAT.md §4.6 leaves the choice to
 /// the encoder): `ceil(pixels / STRIPE_PIXELS)` stripes, rounded up to an
 /// even number when the image has at least [`TWO_STRIPE_PIXELS`] pixels,
@@ -62,15 +70,20 @@ pub fn stripe_rows(width: u32, height: u32, row_bytes: u64) -> Option<u32> {
 }
 
 /// Code one stripe; `Stored` (and no data) when coding would not be smaller.
-fn encode_stripe(raw: &[u8], shape: &model::Stripe, header: &Header) -> (ChunkKind, Vec<u8>) {
+fn encode_stripe(
+    raw: &[u8],
+    shape: &model::Stripe,
+    header: &Header,
+    net: Option<&ImgNet>,
+) -> (ChunkKind, Vec<u8>) {
     let coded = match header.coder {
         Coder::Ans => {
             let mut enc = AnsBitEncoder::new();
-            model::encode(shape, header.level, raw, &mut enc).map(|()| enc.finish())
+            model::encode(shape, header.level, raw, net, &mut enc).map(|()| enc.finish())
         }
         _ => {
             let mut enc = RangeBitEncoder::new();
-            model::encode(shape, header.level, raw, &mut enc).map(|()| enc.finish())
+            model::encode(shape, header.level, raw, net, &mut enc).map(|()| enc.finish())
         }
     };
     match coded {
@@ -109,9 +122,16 @@ pub(crate) fn compress_image<W: Write>(
     let Some(rows) = stripe_rows(img.width, img.height, row_bytes) else { return Ok(None) };
     let (restore_coding, restore) = code_restore(&img.restore);
     let info = img.info(rows, restore_coding, restore);
+    // The learned network joins the model (method imgnn) when this build has it.
+    // Not for tiny images: the reference costs 43 header bytes, about what the
+    // network saves on 2^15 samples (spec/MODELS.md §7.12).
+    let net = match opts.image_net.unwrap_or(img.samples.len() >= NET_MIN_SAMPLES) {
+        true => package::find_by_name(IMAGE_NET).and_then(|b| Some((b, b.img_net().ok()?))),
+        false => None,
+    };
     let header = Header {
         medium: Medium::Image,
-        method: Method::ImagePredictive,
+        method: if net.is_some() { Method::ImageNetwork } else { Method::ImagePredictive },
         level: opts.level,
         coder: match opts.coder {
             CoderKind::Range => Coder::Range,
@@ -121,7 +141,7 @@ pub(crate) fn compress_image<W: Write>(
         chunk_size: u32::try_from(info.chunk_bytes())
             .map_err(|_| Error::InvalidArgument("stripe size".into()))?,
         content_size: Some(img.samples.len() as u64),
-        model: None,
+        model: net.as_ref().map(|(b, _)| b.model_ref()),
     };
     let workers = Workers::new(opts.threads)?;
     let stripe_bytes = info.chunk_bytes() as usize;
@@ -132,7 +152,8 @@ pub(crate) fn compress_image<W: Write>(
         color: img.color,
         maxval: img.maxval,
     };
-    let coded = workers.map(&stripes, |raw| encode_stripe(raw, &shape(raw), &header));
+    let coded = workers
+        .map(&stripes, |raw| encode_stripe(raw, &shape(raw), &header, net.as_ref().map(|(_, n)| &**n)));
     let mut frame = Vec::new();
     let mut writer = format::Writer::new_image(&mut frame, header, &info)?;
     let mut stats = Stats { frames: 1, content_bytes: data.len() as u64, ..Stats::default() };
@@ -199,7 +220,12 @@ fn restore_blob(info: &ImageInfo, limits: &format::Limits, at: u64) -> Result<Ve
 }
 
 /// Decode one stripe and verify its length and CRC.
-fn decode_stripe(chunk: Chunk, shape: &model::Stripe, header: &Header) -> Result<Vec<u8>> {
+fn decode_stripe(
+    chunk: Chunk,
+    shape: &model::Stripe,
+    header: &Header,
+    net: Option<&ImgNet>,
+) -> Result<Vec<u8>> {
     let content = match chunk.kind {
         ChunkKind::Stored => chunk.data.clone(),
         ChunkKind::Modelled => {
@@ -211,11 +237,11 @@ fn decode_stripe(chunk: Chunk, shape: &model::Stripe, header: &Header) -> Result
             match header.coder {
                 Coder::Ans => {
                     let mut dec = AnsBitDecoder::new(&chunk.data).map_err(undecodable)?;
-                    model::decode(shape, header.level, &mut dec, &mut out).map_err(undecodable)?;
+                    model::decode(shape, header.level, net, &mut dec, &mut out).map_err(undecodable)?;
                 }
                 _ => {
                     let mut dec = RangeBitDecoder::new(&chunk.data).map_err(undecodable)?;
-                    model::decode(shape, header.level, &mut dec, &mut out).map_err(undecodable)?;
+                    model::decode(shape, header.level, net, &mut dec, &mut out).map_err(undecodable)?;
                 }
             }
             out
@@ -229,9 +255,11 @@ fn decode_stripe(chunk: Chunk, shape: &model::Stripe, header: &Header) -> Result
 /// writing the restored file to `output`. Stripes are written as soon as
 /// their CRC is verified; the content hash is checked at the end, so the
 /// caller must discard the output on error (as for bytes frames).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn decompress_image<R: Read, W: Write>(
     reader: &mut Reader<R>,
     header: &Header,
+    net: Option<&ImgNet>,
     output: &mut W,
     opts: &DecompressOptions,
     workers: &Workers,
@@ -309,7 +337,7 @@ pub(crate) fn decompress_image<R: Read, W: Write>(
             }
         }
         let decoded = workers.map_owned(batch, |(chunk, shape, first_row)| {
-            let content = decode_stripe(chunk, &shape, header)?;
+            let content = decode_stripe(chunk, &shape, header, net)?;
             let segment = png.map(|enc| enc.encode(&content, first_row)).transpose()?;
             Ok::<_, Error>((content, u64::from(shape.rows), segment))
         });

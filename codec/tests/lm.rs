@@ -39,6 +39,10 @@ fn builtin_models_load_and_are_named_by_hash() {
                 assert_eq!(package::cm_prior_for_level(p.level()).unwrap().name, b.name);
                 assert!(b.gru().is_err());
             }
+            package::BuiltinKind::ImgNet => {
+                b.img_net().unwrap();
+                assert!(b.gru().is_err() && b.cm_prior().is_err());
+            }
         }
         assert_eq!(package::find_by_id(b.id()).unwrap().name, b.name);
         // The id is the package file's hash, and the binary holds its content.
@@ -47,7 +51,7 @@ fn builtin_models_load_and_are_named_by_hash() {
         assert_eq!(b.id(), &package::package_id(&package), "{}", b.file);
         assert_eq!(b.package_len(), package.len());
         let content = match b.kind {
-            package::BuiltinKind::GruLm => package,
+            package::BuiltinKind::GruLm | package::BuiltinKind::ImgNet => package,
             package::BuiltinKind::CmPrior => nzip_codec::models::cm::Prior::inflate(&package).unwrap(),
         };
         assert!(b.content().unwrap() == content, "{} holds other bytes than its package", b.name);

@@ -81,6 +81,20 @@ fn encode(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>) 
     nzip_codec::compress_to_vec(content, &opts).unwrap()
 }
 
+/// An image frame of method 3 (`img`, without the network), which nzip
+/// writes only when asked (`image_net: false`).
+fn encode_img(content: &[u8], coder: CoderKind) -> Vec<u8> {
+    let opts = CompressOptions { coder, threads: 1, image_net: Some(false), ..CompressOptions::default() };
+    nzip_codec::compress_to_vec(content, &opts).unwrap()
+}
+
+/// An image frame of method 6 (`imgnn`), which nzip writes for images of
+/// 32 KiB of samples or more: forced here, so that the vectors stay small.
+fn encode_imgnn(content: &[u8], coder: CoderKind) -> Vec<u8> {
+    let opts = CompressOptions { coder, threads: 1, image_net: Some(true), ..CompressOptions::default() };
+    nzip_codec::compress_to_vec(content, &opts).unwrap()
+}
+
 /// A frame of method 1 (`cm`), which nzip no longer writes but must decode:
 /// built here as nzip 0.1 before `cm2` wrote it, so that the committed
 /// vectors keep pinning the `cm` model's coded bytes.
@@ -317,16 +331,30 @@ fn build_all() -> Vec<Vector> {
     // Image frames (spec/FORMAT.md §4.6-§4.7, spec/MODELS.md §7). A PNM comes
     // back byte for byte; a PNG with its pixels and chunks (its IDAT is nzip's).
     let ppm = source("gradient.ppm");
-    let ppm6 = encode(&ppm, 6, CoderKind::Range, None);
-    valid("image-ppm-img6-range", ppm6.clone(), &ppm, "gradient.ppm -6");
+    let legacy = "method img (encode_img in vectors.rs)";
+    let ppm6 = encode_img(&ppm, CoderKind::Range);
+    valid("image-ppm-img6-range", ppm6.clone(), &ppm, &format!("gradient.ppm -6, {legacy}"));
     let pgm = source("ramp-1000.pgm");
-    valid("image-pgm16-img6-range", encode(&pgm, 6, CoderKind::Range, None), &pgm, "ramp-1000.pgm -6");
+    let pgm6 = encode_img(&pgm, CoderKind::Range);
+    valid("image-pgm16-img6-range", pgm6, &pgm, &format!("ramp-1000.pgm -6, {legacy}"));
     let png = source("disc-rgba.png");
+    // Method 6 (`imgnn`): the same images with the built-in network.
+    let nn = "method imgnn (encode_imgnn in vectors.rs)";
+    let ppm_nn = encode_imgnn(&ppm, CoderKind::Range);
+    valid("image-ppm-imgnn6-range", ppm_nn.clone(), &ppm, &format!("gradient.ppm -6, {nn}"));
+    let pgm_nn = encode_imgnn(&pgm, CoderKind::Ans);
+    valid("image-pgm16-imgnn6-ans", pgm_nn, &pgm, &format!("ramp-1000.pgm -6 --coder ans, {nn}"));
     v.push(Vector {
         name: "valid/image-png-rgba-img6-ans.nz".into(),
-        bytes: encode(&png, 6, CoderKind::Ans, None),
+        bytes: encode_img(&png, CoderKind::Ans),
         expect: Expect::Image(samples_of(&png)),
-        made_from: "disc-rgba.png -6 --coder ans".into(),
+        made_from: format!("disc-rgba.png -6 --coder ans, {legacy}"),
+    });
+    v.push(Vector {
+        name: "valid/image-png-rgba-imgnn6-range.nz".into(),
+        bytes: encode_imgnn(&png, CoderKind::Range),
+        expect: Expect::Image(samples_of(&png)),
+        made_from: format!("disc-rgba.png -6, {nn}"),
     });
 
     let image_head = |medium: Medium, method: Method, chunk_size: u32| Header {
@@ -477,6 +505,21 @@ fn build_all() -> Vec<Vector> {
             ],
         ),
         "Malformed",
+    );
+    bad(
+        "imgnn-without-model",
+        with_payload(&ppm_nn, tag::HEAD, |p| {
+            // Clear flags bit 1 and drop the model fields (the last ones).
+            p[0] &= !2;
+            let id_at = p.len() - (1 + 32 + 1 + "img-mlp-p".len());
+            p.truncate(id_at);
+        }),
+        "Malformed",
+    );
+    bad(
+        "img-with-the-network",
+        with_payload(&ppm_nn, tag::HEAD, |p| p[2] = Method::ImagePredictive.code()),
+        "Unsupported",
     );
     bad(
         "img-method-in-bytes-frame",

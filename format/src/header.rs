@@ -82,6 +82,11 @@ pub enum Method {
     /// language model, mixed bit by bit. The header's model id is the language
     /// model's id, followed by the prior's id when there is one.
     ContextMixingLm,
+    /// The image model with a learned network ("imgnn", spec/MODELS.md
+    /// §7.12): method `img` whose mixer also takes, for every decision, the
+    /// logit of a pretrained integer network over the sub-pixel's causal
+    /// features. The header's model id is the network's id.
+    ImageNetwork,
 }
 
 impl Method {
@@ -94,6 +99,7 @@ impl Method {
             Method::ImagePredictive => 3,
             Method::ContextMixing2 => 4,
             Method::ContextMixingLm => 5,
+            Method::ImageNetwork => 6,
         }
     }
 
@@ -105,8 +111,9 @@ impl Method {
             3 => Ok(Method::ImagePredictive),
             4 => Ok(Method::ContextMixing2),
             5 => Ok(Method::ContextMixingLm),
+            6 => Ok(Method::ImageNetwork),
             other => Err(Error::Unsupported(format!(
-                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2, 5 = cmlm); a newer nzip may decode it"
+                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2, 5 = cmlm, 6 = imgnn); a newer nzip may decode it"
             ))),
         }
     }
@@ -120,6 +127,7 @@ impl Method {
             Method::ImagePredictive => "img",
             Method::ContextMixing2 => "cm2",
             Method::ContextMixingLm => "cmlm",
+            Method::ImageNetwork => "imgnn",
         }
     }
 }
@@ -220,22 +228,22 @@ impl Header {
             {
                 return Err(Error::InvalidInput("cm, cm2, lm and cmlm levels must be in 1..=9"))
             }
-            Method::NeuralLm | Method::ContextMixingLm if self.model.is_none() => {
-                return Err(Error::InvalidInput("the lm and cmlm methods need a model reference"))
+            Method::NeuralLm | Method::ContextMixingLm | Method::ImageNetwork if self.model.is_none() => {
+                return Err(Error::InvalidInput("the lm, cmlm and imgnn methods need a model reference"))
             }
-            Method::ImagePredictive if !(1..=9).contains(&self.level) => {
-                return Err(Error::InvalidInput("img level must be in 1..=9"))
+            Method::ImagePredictive | Method::ImageNetwork if !(1..=9).contains(&self.level) => {
+                return Err(Error::InvalidInput("img and imgnn levels must be in 1..=9"))
             }
             _ => {}
         }
         match (self.medium, self.method) {
-            (Medium::Bytes, Method::ImagePredictive) => {
-                return Err(Error::InvalidInput("the img method codes image frames only"))
+            (Medium::Bytes, Method::ImagePredictive | Method::ImageNetwork) => {
+                return Err(Error::InvalidInput("the img and imgnn methods code image frames only"))
             }
             (
                 Medium::Image,
                 Method::ContextMixing | Method::ContextMixing2 | Method::NeuralLm | Method::ContextMixingLm,
-            ) => return Err(Error::InvalidInput("image frames use the img or stored method")),
+            ) => return Err(Error::InvalidInput("image frames use the img, imgnn or stored method")),
             _ => {}
         }
         if let Some(m) = &self.model {

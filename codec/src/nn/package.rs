@@ -11,6 +11,7 @@ use super::fixed::Requant;
 use super::gru::GruLm;
 use super::NnError;
 use crate::models::cm::Prior;
+use crate::models::image::ImgNet;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
@@ -165,6 +166,8 @@ pub enum BuiltinKind {
     GruLm,
     /// A `cm-prior-v1` prior (method `cm2`).
     CmPrior,
+    /// An `img-mlp-v1` image network (method `imgnn`).
+    ImgNet,
 }
 
 /// A loaded built-in package.
@@ -172,6 +175,7 @@ pub enum BuiltinKind {
 enum Loaded {
     Gru(Arc<GruLm>),
     CmPrior(Arc<Prior>),
+    ImgNet(Arc<ImgNet>),
 }
 
 /// A model built into this binary.
@@ -250,7 +254,7 @@ impl Builtin {
     /// caught by the tests).
     pub fn content(&self) -> Result<std::borrow::Cow<'static, [u8]>, NnError> {
         match self.kind {
-            BuiltinKind::GruLm => Ok(self.stored.into()),
+            BuiltinKind::GruLm | BuiltinKind::ImgNet => Ok(self.stored.into()),
             BuiltinKind::CmPrior => Prior::unpack(self.stored).map(Into::into),
         }
     }
@@ -283,6 +287,7 @@ impl Builtin {
                     BuiltinKind::CmPrior => {
                         Prior::from_packed(self.stored).map(|p| Loaded::CmPrior(Arc::new(p)))
                     }
+                    BuiltinKind::ImgNet => ImgNet::load(self.stored).map(|m| Loaded::ImgNet(Arc::new(m))),
                 }
                 .map_err(|e| e.to_string())
             })
@@ -299,9 +304,19 @@ impl Builtin {
     pub fn gru(&self) -> Result<Arc<GruLm>, NnError> {
         match self.loaded()? {
             Loaded::Gru(m) => Ok(m),
-            Loaded::CmPrior(_) => {
-                Err(NnError::Package(format!("{} is a cm prior, not a language model", self.name)))
-            }
+            _ => Err(NnError::Package(format!("{} is not a language model", self.name))),
+        }
+    }
+
+    /// The loaded image network.
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Package`] if the package is not an image network or is broken.
+    pub fn img_net(&self) -> Result<Arc<ImgNet>, NnError> {
+        match self.loaded()? {
+            Loaded::ImgNet(m) => Ok(m),
+            _ => Err(NnError::Package(format!("{} is not an image network", self.name))),
         }
     }
 
@@ -313,9 +328,7 @@ impl Builtin {
     pub fn cm_prior(&self) -> Result<Arc<Prior>, NnError> {
         match self.loaded()? {
             Loaded::CmPrior(p) => Ok(p),
-            Loaded::Gru(_) => {
-                Err(NnError::Package(format!("{} is a language model, not a cm prior", self.name)))
-            }
+            _ => Err(NnError::Package(format!("{} is not a cm prior", self.name))),
         }
     }
 }
@@ -326,8 +339,10 @@ include!(concat!(env!("OUT_DIR"), "/priors.rs"));
 /// The language models' packages, held as they are.
 const BYTE_GRU_S: &[u8] = include_bytes!("../../weights/byte-gru-s.safetensors");
 const BYTE_GRU_M: &[u8] = include_bytes!("../../weights/byte-gru-m.safetensors");
+/// The image network's package.
+const IMG_MLP_P: &[u8] = include_bytes!("../../weights/img-mlp-p.safetensors");
 
-static BUILTINS: [Builtin; 3] = [
+static BUILTINS: [Builtin; 4] = [
     Builtin::new(
         "byte-gru-s",
         "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
@@ -354,6 +369,15 @@ static BUILTINS: [Builtin; 3] = [
         BYTE_GRU_M,
         BYTE_GRU_M.len(),
         "5706fd6bab1f38041ada5ab936c8972e31974fe44a0a2eed0fa243df283177ff",
+    ),
+    Builtin::new(
+        "img-mlp-p",
+        "image network (48 features, two hidden layers of 32, int8) that img frames mix in (method imgnn)",
+        BuiltinKind::ImgNet,
+        "img-mlp-p.safetensors",
+        IMG_MLP_P,
+        IMG_MLP_P.len(),
+        "3a10a66ffc1822b74f584f419d0eca8db581e55b348f19881dfacc1df64e3420",
     ),
 ];
 

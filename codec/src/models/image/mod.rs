@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 mod model;
+pub mod net;
 pub mod predict;
 pub mod transform;
 
@@ -41,6 +42,7 @@ mod tests;
 
 use crate::entropy::binary::{BitDecode, BitEncode};
 use crate::entropy::EntropyError;
+pub use net::ImgNet;
 use nzip_format::ColorType;
 
 /// Widest stripe the model codes (pixels). Its state holds four rows of
@@ -88,7 +90,8 @@ impl Stripe {
 
 /// Code the samples of one stripe (canonical layout, exactly
 /// [`Stripe::bytes`] of them) into `enc` at `level` (recorded in the frame;
-/// every level codes alike in this version, spec/MODELS.md §7).
+/// every level codes alike in this version, spec/MODELS.md §7), with the
+/// learned network `net` (method `imgnn`, §7.12) or without (method `img`).
 ///
 /// # Errors
 ///
@@ -98,6 +101,7 @@ pub fn encode<E: BitEncode>(
     stripe: &Stripe,
     _level: u8,
     samples: &[u8],
+    net: Option<&ImgNet>,
     enc: &mut E,
 ) -> Result<(), EntropyError> {
     if stripe.bytes() != Some(samples.len())
@@ -117,11 +121,30 @@ pub fn encode<E: BitEncode>(
     if above {
         return Err(EntropyError::InvalidModel("a sample is above maxval"));
     }
-    model::encode(stripe, samples, enc)
+    model::encode(stripe, samples, net, enc)
 }
 
-/// Decode one stripe coded by [`encode`] with the same shape and level,
-/// appending its samples (canonical layout) to `out`.
+/// The network's training records for one stripe (spec/MODELS.md §7.12): 52
+/// bytes per binary decision of about a quarter of the sub-pixels, chosen by
+/// their position. For `codec/examples/img_records.rs`.
+///
+/// # Errors
+///
+/// As [`encode`].
+#[doc(hidden)]
+pub fn training_records(stripe: &Stripe, samples: &[u8]) -> Result<Vec<u8>, EntropyError> {
+    if stripe.bytes() != Some(samples.len())
+        || stripe.width == 0
+        || stripe.width > MAX_WIDTH
+        || stripe.rows == 0
+    {
+        return Err(EntropyError::InvalidModel("stripe samples do not match its shape"));
+    }
+    model::records(stripe, samples)
+}
+
+/// Decode one stripe coded by [`encode`] with the same shape, level and
+/// network, appending its samples (canonical layout) to `out`.
 ///
 /// Never panics, whatever bits `dec` returns: decoded values are clamped to
 /// their ranges. The work and the memory are proportional to the stripe,
@@ -134,6 +157,7 @@ pub fn encode<E: BitEncode>(
 pub fn decode<D: BitDecode>(
     stripe: &Stripe,
     _level: u8,
+    net: Option<&ImgNet>,
     dec: &mut D,
     out: &mut Vec<u8>,
 ) -> Result<(), EntropyError> {
@@ -144,5 +168,5 @@ pub fn decode<D: BitDecode>(
         return Err(EntropyError::InvalidModel("empty or too wide stripe"));
     }
     out.reserve(len.min(1 << 26));
-    model::decode(stripe, dec, out)
+    model::decode(stripe, net, dec, out)
 }

@@ -1,6 +1,7 @@
 //! The image model: planes, prediction, residual binarisation and the
 //! context-mixing coder of each binary decision (spec/MODELS.md §7).
 
+use super::net::{slog, Hidden, ImgNet, FEATURES};
 use super::predict::{self, Nb, FRAC_BITS, INTER, MAX_PREDICTORS, SPATIAL};
 use super::transform::{Layout, Transform};
 use super::Stripe;
@@ -172,7 +173,8 @@ const T_SIZES: [usize; 7] = [
 const NT: usize = T_SIZES.len();
 /// Hashed context tables.
 const NH: usize = 3;
-/// Mixer inputs: the tables and a constant.
+/// Mixer inputs: the tables and a constant (and the network's logit before
+/// the constant, with a network).
 const N_INPUTS: usize = NT + NH + 1;
 
 /// Rows of a stripe on which the encoder tries each colour transform, in
@@ -207,7 +209,17 @@ const LR_FINAL: i32 = 2;
 const STATS: bool = false;
 
 /// The model of one stripe.
-pub(crate) struct Model {
+pub(crate) struct Model<'a> {
+    /// The learned network (method `imgnn`), or none (method `img`).
+    net: Option<&'a ImgNet>,
+    /// The network's hidden activations for the current sample.
+    hid: Hidden,
+    /// Training records (features, node, bit, probability) of sampled
+    /// sub-pixels, when collecting them ([`records`]).
+    records: Option<Vec<u8>>,
+    /// The current sample's features, and whether it is recorded.
+    feat: [i8; FEATURES],
+    recorded: bool,
     /// Ideal code length per plane and node class (only with `STATS`).
     cost: [[f64; 4]; 4],
     decisions: u64,
@@ -241,10 +253,11 @@ pub(crate) struct Model {
     hraw: [u64; NH],
 }
 
-impl Model {
+impl<'a> Model<'a> {
     /// A fresh model for stripe `s` under colour transform `transform` with
-    /// hashed tables of at most `2^(22 - 2·hash)` entries (spec §7.1).
-    pub(crate) fn new(s: &Stripe, transform: Transform, hash: u32) -> Model {
+    /// hashed tables of at most `2^(22 - 2·hash)` entries (spec §7.1), with
+    /// the learned network `net` as one more mixer input (spec §7.12).
+    pub(crate) fn new(s: &Stripe, transform: Transform, hash: u32, net: Option<&'a ImgNet>) -> Model<'a> {
         let width = s.width as usize;
         let stride = width + 2 * PAD;
         let layout = Layout::new(s.color, s.maxval, transform);
@@ -254,6 +267,11 @@ impl Model {
         let cap = HASH_BITS_MAX.saturating_sub(2 * hash.min(3)).max(HASH_BITS_MIN);
         let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(HASH_BITS_MIN, cap);
         let mut m = Model {
+            net,
+            hid: [0; super::net::HIDDEN],
+            records: None,
+            feat: [0; FEATURES],
+            recorded: false,
             cost: [[0.0; 4]; 4],
             decisions: 0,
             plane: 0,
@@ -268,7 +286,13 @@ impl Model {
             h: std::array::from_fn(|_| vec![0u8; 1 << hbits]),
             hmap: std::array::from_fn(|_| HistoryMap::new(H_LIMIT)),
             hbits,
-            mixer: Mixer::new(N_INPUTS, &[4 * NODES, 4 * 16 * 4], 16, LR, LR_FINAL),
+            mixer: Mixer::new(
+                N_INPUTS + usize::from(net.is_some()),
+                &[4 * NODES, 4 * 16 * 4],
+                16,
+                LR,
+                LR_FINAL,
+            ),
 
             base: [0; NT],
             hbase: [0; NH],
@@ -424,7 +448,7 @@ impl Model {
         };
         self.plane = c;
         let pl = &self.planes[c];
-        let (lo, hi, np) = (pl.lo, pl.hi, pl.np);
+        let (lo, hi, np, nrefs) = (pl.lo, pl.hi, pl.np, pl.nrefs);
         let nb = nb_of(pl);
 
         // Predictors.
@@ -568,6 +592,57 @@ impl Model {
         self.sel1 = (c * 16 + qa) * 4;
         self.fin = c * 4;
 
+        // The network's features (spec §7.12), for the network or for a
+        // training record.
+        self.recorded = self.records.is_some() && mix((y as u64) << 32 | x as u64, c as u64 + 99) >> 62 == 0;
+        if self.net.is_some() || self.recorded {
+            let sh = self.dsh;
+            let q = |v: i32| slog(v >> sh);
+            let qu = |v: u32| slog((v >> sh).min(1 << 30) as i32);
+            let rel = |v: i32| q((v << FRAC_BITS) - pred);
+            let pl = &self.planes[c];
+            let v = &pl.vals;
+            let up3 = self.row(y + RING - 3) + PAD + x;
+            let lme = qu(emin);
+            let f = &mut self.feat;
+            for (fi, &pos) in f[..7].iter_mut().zip(&[cur - 1, up, up - 1, up + 1, cur - 2, up2, up2 + 1]) {
+                *fi = rel(v[pos]);
+            }
+            for (fi, r) in f[7..14].iter_mut().zip([r_w, r_n, r_nw, r_ne, rres[0], rres[1], pr]) {
+                *fi = q(r << FRAC_BITS);
+            }
+            for (fi, k) in f[14..19].iter_mut().zip([0, 1, 3, np - 1, np - 2]) {
+                *fi = q(preds[k] - pred);
+            }
+            f[19] = if nrefs > 0 { q(preds[SPATIAL] - pred) } else { 0 };
+            f[20] = if nrefs > 0 { q(preds[SPATIAL + 1] - pred) } else { 0 };
+            f[21] = lme;
+            f[22] = q(pmax - pmin);
+            f[23] = qu(sa << FRAC_BITS);
+            f[24] = (frac as i8) << 4;
+            for (fi, k) in f[25..29].iter_mut().zip([0, 1, 3, np - 1]) {
+                *fi = qu(es[k]).saturating_sub(lme);
+            }
+            f[29] = (c as i8) << 5;
+            f[30] = (nrefs as i8) << 5;
+            f[31] = 64;
+            for (fi, &pos) in f[32..38].iter_mut().zip(&[up - 2, up2 - 1, up + 2, up2 + 2, up3, up2 - 2]) {
+                *fi = rel(v[pos]);
+            }
+            f[38..46].fill(0);
+            for (r, &rc) in pl.refs.iter().enumerate().take(nrefs) {
+                let rv = &self.planes[rc].vals;
+                for (i, &pos) in [cur - 1, up, up - 1, up + 1].iter().enumerate() {
+                    f[38 + 4 * r + i] = q((rv[cur] - rv[pos]) << FRAC_BITS);
+                }
+            }
+            f[46] = q(pl.res[cur - 2] << FRAC_BITS);
+            f[47] = q(pl.res[up2] << FRAC_BITS);
+            if let Some(net) = self.net {
+                self.hid = net.hidden(&self.feat);
+            }
+        }
+
         // The residual (spec §4.4).
         let r = value - phat;
         self.hx = 0;
@@ -669,7 +744,13 @@ impl Model {
             for (j, (xi, &hi)) in x[NT..].iter_mut().zip(&hidx).enumerate() {
                 *xi = stretch(self.hmap[j * 4 + cls].p12(self.h[j][hi]));
             }
-            x[NT + NH] = 256;
+            match self.net {
+                Some(net) => {
+                    x[NT + NH] = net.logit(&self.hid, node);
+                    x[NT + NH + 1] = 256;
+                }
+                None => x[NT + NH] = 256,
+            }
         }
         self.mixer.select(0, self.sel0 + node);
         self.mixer.select(1, self.sel1 + cls);
@@ -678,6 +759,13 @@ impl Model {
         let pm = squash(lg);
         let p = pm.clamp(1, 65535) as u16;
         let b = io.bit(bit, p)?;
+        if self.recorded {
+            if let Some(rec) = &mut self.records {
+                rec.extend(self.feat.iter().map(|&f| f as u8));
+                rec.extend_from_slice(&[node as u8, u8::from(b)]);
+                rec.extend_from_slice(&p.to_le_bytes());
+            }
+        }
         if STATS {
             let q = if b { f64::from(p) } else { 65536.0 - f64::from(p) };
             self.cost[self.plane][node_class(node)] += 16.0 - q.log2();
@@ -698,7 +786,7 @@ impl Model {
     }
 }
 
-impl Drop for Model {
+impl Drop for Model<'_> {
     fn drop(&mut self) {
         if STATS {
             let total: f64 = self.cost.iter().flatten().sum();
@@ -730,18 +818,41 @@ impl Drop for Model {
 
 /// Code stripe `s` (`samples` in the canonical layout): the stripe header
 /// of spec §7.1 (the encoder's choices), then every sample.
-pub(crate) fn encode<E: BitEncode>(s: &Stripe, samples: &[u8], enc: &mut E) -> Result<(), EntropyError> {
-    let (transform, hash) = choose(s, samples);
+pub(crate) fn encode<E: BitEncode>(
+    s: &Stripe,
+    samples: &[u8],
+    net: Option<&ImgNet>,
+    enc: &mut E,
+) -> Result<(), EntropyError> {
+    let (transform, hash) = choose(s, samples, net);
     let mut io = EncIo(enc);
     header(&mut io, s, transform, hash)?;
-    Model::new(s, transform, hash).run(&mut io, Some(samples), &mut Vec::new())
+    Model::new(s, transform, hash, net).run(&mut io, Some(samples), &mut Vec::new())
+}
+
+/// Training records of the network (spec §7.12) for stripe `s`: for about a
+/// quarter of the sub-pixels (chosen by a hash of the position), each binary
+/// decision as the 48 int8 features, the node, the bit and the 16-bit
+/// probability of the model without a network (52 bytes).
+pub(crate) fn records(s: &Stripe, samples: &[u8]) -> Result<Vec<u8>, EntropyError> {
+    let (transform, hash) = choose(s, samples, None);
+    let mut m = Model::new(s, transform, hash, None);
+    m.records = Some(Vec::new());
+    let mut enc = crate::entropy::binary::RangeBitEncoder::new();
+    m.run(&mut EncIo(&mut enc), Some(samples), &mut Vec::new())?;
+    Ok(m.records.take().unwrap_or_default())
 }
 
 /// Decode stripe `s`, appending its samples to `out`.
-pub(crate) fn decode<D: BitDecode>(s: &Stripe, dec: &mut D, out: &mut Vec<u8>) -> Result<(), EntropyError> {
+pub(crate) fn decode<D: BitDecode>(
+    s: &Stripe,
+    net: Option<&ImgNet>,
+    dec: &mut D,
+    out: &mut Vec<u8>,
+) -> Result<(), EntropyError> {
     let mut io = DecIo(dec);
     let (transform, hash) = header(&mut io, s, Transform::None, 0)?;
-    Model::new(s, transform, hash).run(&mut io, None, out)
+    Model::new(s, transform, hash, net).run(&mut io, None, out)
 }
 
 /// Codes the stripe header (spec §7.1): the colour transform's 2-bit code
@@ -773,7 +884,7 @@ fn header<IO: BitIo>(
 /// [`PHOTO_QUARTER_BITS`]/4 bits per sample (photographs, where exact contexts
 /// gain little), else the largest. Compares coded byte counts only, so the choice
 /// is the same on every machine.
-pub(super) fn choose(s: &Stripe, samples: &[u8]) -> (Transform, u32) {
+pub(super) fn choose(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (Transform, u32) {
     let rows = s.rows as usize;
     let row_bytes = samples.len() / rows.max(1);
     let blocks = TRIAL_ROWS / TRIAL_BLOCK;
@@ -792,7 +903,7 @@ pub(super) fn choose(s: &Stripe, samples: &[u8]) -> (Transform, u32) {
     let candidates: &[Transform] = if rgb { &Transform::ALL } else { &[Transform::None] };
     let mut best = (usize::MAX, Transform::None);
     for &t in candidates {
-        let mut m = Model::new(&shape, t, 0);
+        let mut m = Model::new(&shape, t, 0, net);
         let mut enc = crate::entropy::binary::RangeBitEncoder::new();
         if m.run(&mut EncIo(&mut enc), Some(&sub), &mut Vec::new()).is_ok() && enc.num_bytes() < best.0 {
             best = (enc.num_bytes(), t);

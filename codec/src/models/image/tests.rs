@@ -32,23 +32,37 @@ fn synth(s: &Stripe, kind: u32, seed: u64) -> Vec<u8> {
     out
 }
 
+/// The built-in network (method `imgnn`).
+fn net() -> std::sync::Arc<ImgNet> {
+    crate::nn::package::find_by_name(crate::pipeline_image::IMAGE_NET).unwrap().img_net().unwrap()
+}
+
+/// Round trips `samples` with both coders, without and with the network;
+/// returns the range coder's size without the network.
 fn roundtrip(s: &Stripe, level: u8, samples: &[u8]) -> usize {
-    let mut enc = RangeBitEncoder::new();
-    encode(s, level, samples, &mut enc).unwrap();
-    let bytes = enc.finish();
-    let mut dec = RangeBitDecoder::new(&bytes).unwrap();
-    let mut out = Vec::new();
-    decode(s, level, &mut dec, &mut out).unwrap();
-    assert!(out == samples, "range round trip {s:?}");
-    let mut enc = AnsBitEncoder::new();
-    encode(s, level, samples, &mut enc).unwrap();
-    let ans = enc.finish();
-    let mut dec = AnsBitDecoder::new(&ans).unwrap();
-    let mut out = Vec::new();
-    decode(s, level, &mut dec, &mut out).unwrap();
-    assert!(out == samples, "ans round trip {s:?}");
-    assert!(dec.is_empty());
-    bytes.len()
+    let net = net();
+    let mut size = 0;
+    for n in [None, Some(&*net)] {
+        let mut enc = RangeBitEncoder::new();
+        encode(s, level, samples, n, &mut enc).unwrap();
+        let bytes = enc.finish();
+        let mut dec = RangeBitDecoder::new(&bytes).unwrap();
+        let mut out = Vec::new();
+        decode(s, level, n, &mut dec, &mut out).unwrap();
+        assert!(out == samples, "range round trip {s:?}");
+        let mut enc = AnsBitEncoder::new();
+        encode(s, level, samples, n, &mut enc).unwrap();
+        let ans = enc.finish();
+        let mut dec = AnsBitDecoder::new(&ans).unwrap();
+        let mut out = Vec::new();
+        decode(s, level, n, &mut dec, &mut out).unwrap();
+        assert!(out == samples, "ans round trip {s:?}");
+        assert!(dec.is_empty());
+        if n.is_none() {
+            size = bytes.len();
+        }
+    }
+    size
 }
 
 const COLORS: [ColorType; 5] =
@@ -88,20 +102,22 @@ fn larger_images_compress() {
 fn bad_shapes_are_errors() {
     let s = Stripe { width: 4, rows: 2, color: ColorType::Gray, maxval: 255 };
     let mut enc = CostCounter::new();
-    assert!(encode(&s, 6, &[0; 7], &mut enc).is_err());
+    assert!(encode(&s, 6, &[0; 7], None, &mut enc).is_err());
     let small = Stripe { width: 2, rows: 1, color: ColorType::Gray, maxval: 9 };
-    assert!(encode(&small, 6, &[3, 10], &mut enc).is_err(), "sample above maxval");
+    assert!(encode(&small, 6, &[3, 10], None, &mut enc).is_err(), "sample above maxval");
     let z = Stripe { width: 0, rows: 2, color: ColorType::Gray, maxval: 255 };
-    assert!(encode(&z, 6, &[], &mut enc).is_err());
+    assert!(encode(&z, 6, &[], None, &mut enc).is_err());
     let mut dec = RangeBitDecoder::new(&[]).unwrap();
-    assert!(decode(&z, 6, &mut dec, &mut Vec::new()).is_err());
+    assert!(decode(&z, 6, None, &mut dec, &mut Vec::new()).is_err());
 }
 
 proptest! {
     /// Any coded bytes decode to some samples of the right length (or a coder
     /// error), never a panic.
     #[test]
-    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256), c in 0..5usize, m in 0..4usize) {
+    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256), c in 0..5usize, m in 0..4usize, with_net in any::<bool>()) {
+        let net = net();
+        let n = with_net.then_some(&*net);
         let maxval = [1u16, 255, 1000, 65535][m];
         let color = COLORS[c];
         if color == ColorType::Indexed && maxval > 255 {
@@ -111,13 +127,13 @@ proptest! {
         let bytes = &bytes[..bytes.len() / 4 * 4];
         if let Ok(mut dec) = RangeBitDecoder::new(bytes) {
             let mut out = Vec::new();
-            if decode(&s, 6, &mut dec, &mut out).is_ok() {
+            if decode(&s, 6, n, &mut dec, &mut out).is_ok() {
                 prop_assert_eq!(out.len(), s.bytes().unwrap());
             }
         }
         if let Ok(mut dec) = AnsBitDecoder::new(bytes) {
             let mut out = Vec::new();
-            decode(&s, 6, &mut dec, &mut out).unwrap();
+            decode(&s, 6, n, &mut dec, &mut out).unwrap();
             prop_assert_eq!(out.len(), s.bytes().unwrap());
         }
     }
@@ -139,11 +155,11 @@ fn noisy_stripes_choose_small_hashed_tables() {
     // Random samples cost about 8 bits each: hash code 2 (spec §7.11);
     // flat and blocky ones cost almost nothing: hash code 0.
     let s = Stripe { width: 64, rows: 40, color: ColorType::Rgb, maxval: 255 };
-    assert_eq!(model::choose(&s, &synth(&s, 2, 1)).1, 2);
-    assert_eq!(model::choose(&s, &synth(&s, 1, 1)).1, 0);
-    assert_eq!(model::choose(&s, &synth(&s, 3, 1)).1, 0);
+    assert_eq!(model::choose(&s, &synth(&s, 2, 1), None).1, 2);
+    assert_eq!(model::choose(&s, &synth(&s, 1, 1), None).1, 0);
+    assert_eq!(model::choose(&s, &synth(&s, 3, 1), None).1, 0);
     let g = Stripe { color: ColorType::Gray, ..s };
-    assert_eq!(model::choose(&g, &synth(&g, 2, 1)).1, 2);
+    assert_eq!(model::choose(&g, &synth(&g, 2, 1), None).1, 2);
     roundtrip(&s, 6, &synth(&s, 2, 3));
     roundtrip(&g, 6, &synth(&g, 2, 3));
 }

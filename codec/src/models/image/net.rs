@@ -1,0 +1,417 @@
+//! The learned network of method `imgnn` (spec/MODELS.md §7.12): a small
+//! integer MLP that maps the causal features of a sub-pixel to one logit per
+//! decision node of its residual. The logit joins the adaptive model's mixer
+//! as one more input, so the mixer learns, per image, how far to trust it.
+//!
+//! Everything is integer: int8 features and weights, exact `i32` sums (any
+//! summation order gives the same result), ReLU and power-of-two
+//! requantisation by arithmetic right shifts. The layers have a scalar
+//! reference ([`layer_scalar`]) and, on x86-64, an SSE2 path
+//! ([`layer_sse2`]); a test checks that they agree.
+
+use crate::nn::package::{le_i32, package_config, tensor};
+use crate::nn::NnError;
+use safetensors::tensor::Dtype;
+use safetensors::SafeTensors;
+
+/// The architecture string of image network packages.
+pub const ARCH_IMG_MLP: &str = "img-mlp-v1";
+/// Features per sub-pixel (spec §7.12).
+pub const FEATURES: usize = 48;
+/// Units of each hidden layer.
+pub const HIDDEN: usize = 32;
+/// Output logits: one per decision node.
+pub const NODES: usize = 64;
+
+/// The integer network.
+#[derive(Debug, Clone)]
+pub struct ImgNet {
+    // The int8 weights are held widened to i16 (and so are the activations):
+    // i16 products summed into i32 is the pattern that vectorises to one
+    // multiply-add instruction for 8 (SSE2) or 16 (AVX2) products.
+    w1: Vec<[i16; FEATURES]>,
+    b1: Vec<i32>,
+    w2: Vec<[i16; HIDDEN]>,
+    b2: Vec<i32>,
+    wo: Vec<[i16; HIDDEN]>,
+    bo: Vec<i32>,
+    s1: u32,
+    s2: u32,
+    so: u32,
+}
+
+/// The hidden activations of one sub-pixel (values in 0..=127).
+pub(crate) type Hidden = [i16; HIDDEN];
+
+/// Largest bias magnitude a package may hold: with int8 weights and inputs
+/// a product sum is within `64·128·128 = 2^20`, so a bias up to 2^24 keeps
+/// every `i32` sum exact.
+const MAX_BIAS: i32 = 1 << 24;
+
+#[inline]
+fn dot<const N: usize>(a: &[i16; N], b: &[i16; N]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum()
+}
+
+/// One hidden layer, the reference: `out_j = clamp((w_j·x + b_j) >> s, 0, 127)`.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+pub(crate) fn layer_scalar<const N: usize>(w: &[[i16; N]], b: &[i32], s: u32, x: &[i16; N]) -> Hidden {
+    std::array::from_fn(|j| ((dot(&w[j], x) + b[j]) >> s).clamp(0, 127) as i16)
+}
+
+/// [`layer_scalar`] with SSE2 (every x86-64 CPU has it): four rows at a
+/// time, eight products per multiply-add, the four row sums transposed
+/// into one vector.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub(crate) fn layer_sse2<const N: usize>(w: &[[i16; N]], b: &[i32], s: u32, x: &[i16; N]) -> Hidden {
+    use std::arch::x86_64::*;
+    const { assert!(N % 8 == 0 && HIDDEN % 8 == 0) };
+    // SAFETY: SSE2 is part of the x86-64 baseline; every load is an
+    // unaligned load of 8 i16 within a row of N (N a multiple of 8).
+    unsafe {
+        let mut quads = [_mm_setzero_si128(); HIDDEN / 4];
+        for (q, quad) in quads.iter_mut().enumerate() {
+            let mut acc = [_mm_setzero_si128(); 4];
+            for k in (0..N).step_by(8) {
+                let xv = _mm_loadu_si128(x.as_ptr().add(k).cast());
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let wv = _mm_loadu_si128(w[4 * q + r].as_ptr().add(k).cast());
+                    *a = _mm_add_epi32(*a, _mm_madd_epi16(wv, xv));
+                }
+            }
+            *quad = quad_out(acc, &b[4 * q..4 * q + 4], s);
+        }
+        pack_out(&quads)
+    }
+}
+
+/// The outputs of four rows from their partial sums `acc` (four lanes
+/// each): the sums transposed into one vector, plus the biases, shifted.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn quad_out(acc: [std::arch::x86_64::__m128i; 4], b: &[i32], s: u32) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 register operations only; SSE2 is part of the x86-64 baseline.
+    unsafe {
+        let s01 = _mm_add_epi32(_mm_unpacklo_epi32(acc[0], acc[1]), _mm_unpackhi_epi32(acc[0], acc[1]));
+        let s23 = _mm_add_epi32(_mm_unpacklo_epi32(acc[2], acc[3]), _mm_unpackhi_epi32(acc[2], acc[3]));
+        let sum = _mm_add_epi32(_mm_unpacklo_epi64(s01, s23), _mm_unpackhi_epi64(s01, s23));
+        let bias = _mm_set_epi32(b[3], b[2], b[1], b[0]);
+        _mm_sra_epi32(_mm_add_epi32(sum, bias), _mm_cvtsi32_si128(s as i32))
+    }
+}
+
+/// The layer's activations from its row outputs: clamped to 0..=127.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn pack_out(quads: &[std::arch::x86_64::__m128i; HIDDEN / 4]) -> Hidden {
+    use std::arch::x86_64::*;
+    let mut out = [0i16; HIDDEN];
+    for (p, pair) in quads.chunks_exact(2).enumerate() {
+        // SAFETY: SSE2 is part of the x86-64 baseline; `out` has 8 i16 at
+        // `8 * p` (HIDDEN is a multiple of 8); an unaligned store.
+        unsafe {
+            // Saturating to i16 then clamping to 0..=127 equals clamping the i32.
+            let v = _mm_packs_epi32(pair[0], pair[1]);
+            let v = _mm_min_epi16(_mm_max_epi16(v, _mm_setzero_si128()), _mm_set1_epi16(127));
+            _mm_storeu_si128(out.as_mut_ptr().add(8 * p).cast(), v);
+        }
+    }
+    out
+}
+
+/// [`layer_sse2`] with AVX2's 16 products per multiply-add.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(unsafe_code)]
+pub(crate) unsafe fn layer_avx2<const N: usize>(w: &[[i16; N]], b: &[i32], s: u32, x: &[i16; N]) -> Hidden {
+    use std::arch::x86_64::*;
+    const { assert!(N % 16 == 0 && HIDDEN % 8 == 0) };
+    // SAFETY: as in `layer_sse2`, with loads of 16 i16 within rows of N (a
+    // multiple of 16); the caller checked that the processor has AVX2.
+    unsafe {
+        let mut quads = [_mm_setzero_si128(); HIDDEN / 4];
+        for (q, quad) in quads.iter_mut().enumerate() {
+            let mut acc = [_mm256_setzero_si256(); 4];
+            for k in (0..N).step_by(16) {
+                let xv = _mm256_loadu_si256(x.as_ptr().add(k).cast());
+                for (r, a) in acc.iter_mut().enumerate() {
+                    let wv = _mm256_loadu_si256(w[4 * q + r].as_ptr().add(k).cast());
+                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(wv, xv));
+                }
+            }
+            let h = acc.map(|a| _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a)));
+            *quad = quad_out(h, &b[4 * q..4 * q + 4], s);
+        }
+        pack_out(&quads)
+    }
+}
+
+#[inline]
+fn layer<const N: usize>(w: &[[i16; N]], b: &[i32], s: u32, x: &[i16; N]) -> Hidden {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[allow(unsafe_code)]
+        // SAFETY: the processor has AVX2 (checked just above), the only
+        // requirement of `layer_avx2`.
+        return unsafe { layer_avx2(w, b, s, x) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    return layer_sse2(w, b, s, x);
+    #[cfg(not(target_arch = "x86_64"))]
+    return layer_scalar(w, b, s, x);
+}
+
+fn rows<const N: usize>(b: &[u8]) -> Vec<[i16; N]> {
+    b.chunks_exact(N).map(|r| std::array::from_fn(|i| i16::from(r[i] as i8))).collect()
+}
+
+impl ImgNet {
+    /// Loads an `img-mlp-v1` package, validating every tensor.
+    ///
+    /// Tensors: `w1` I8 `[32, 48]`, `b1` I32 `[32]`, `w2` I8 `[32, 32]`, `b2`
+    /// I32 `[32]`, `wo` I8 `[64, 32]`, `bo` I32 `[64]` (biases within ±2^24);
+    /// config keys `arch = "img-mlp-v1"`, `features = 48`, `hidden = 32`,
+    /// `nodes = 64`, and the shifts `s1`, `s2`, `so` in 0..=24.
+    ///
+    /// # Errors
+    ///
+    /// [`NnError::Package`] for anything malformed.
+    pub fn load(bytes: &[u8]) -> Result<ImgNet, NnError> {
+        let cfg = package_config(bytes)?;
+        if cfg.get("arch").and_then(|a| a.as_str()) != Some(ARCH_IMG_MLP) {
+            return Err(NnError::Package(format!("architecture is not {ARCH_IMG_MLP}")));
+        }
+        let num = |k: &str| cfg.get(k).and_then(serde_json::Value::as_u64);
+        if num("features") != Some(FEATURES as u64)
+            || num("hidden") != Some(HIDDEN as u64)
+            || num("nodes") != Some(NODES as u64)
+        {
+            return Err(NnError::Package("image network of another shape".into()));
+        }
+        let shift = |k: &str| {
+            num(k)
+                .filter(|&s| s <= 24)
+                .map(|s| s as u32)
+                .ok_or_else(|| NnError::Package(format!("config has no shift \"{k}\" in 0..=24")))
+        };
+        let st = SafeTensors::deserialize(bytes).map_err(|e| NnError::Package(e.to_string()))?;
+        let bias = |name: &str, n: usize| {
+            let b = le_i32(tensor(&st, name, Dtype::I32, &[n])?);
+            match b.iter().all(|v| v.abs() <= MAX_BIAS) {
+                true => Ok(b),
+                false => Err(NnError::Package(format!("bias {name} beyond ±2^24"))),
+            }
+        };
+        Ok(ImgNet {
+            w1: rows(tensor(&st, "w1", Dtype::I8, &[HIDDEN, FEATURES])?),
+            b1: bias("b1", HIDDEN)?,
+            w2: rows(tensor(&st, "w2", Dtype::I8, &[HIDDEN, HIDDEN])?),
+            b2: bias("b2", HIDDEN)?,
+            wo: rows(tensor(&st, "wo", Dtype::I8, &[NODES, HIDDEN])?),
+            bo: bias("bo", NODES)?,
+            s1: shift("s1")?,
+            s2: shift("s2")?,
+            so: shift("so")?,
+        })
+    }
+
+    /// The two hidden layers for features `x`:
+    /// `h1 = clamp((W1·x + b1) >> s1, 0, 127)`, `h2 = clamp((W2·h1 + b2) >> s2, 0, 127)`.
+    pub(crate) fn hidden(&self, x: &[i8; FEATURES]) -> Hidden {
+        let x: [i16; FEATURES] = std::array::from_fn(|i| i16::from(x[i]));
+        let h1 = layer(&self.w1, &self.b1, self.s1, &x);
+        layer(&self.w2, &self.b2, self.s2, &h1)
+    }
+
+    /// The logit of decision `node` (1/256 units, within ±2047):
+    /// `clamp((Wo[node]·h2 + bo[node]) >> so, −2047, 2047)`.
+    #[inline]
+    pub(crate) fn logit(&self, h: &Hidden, node: usize) -> i32 {
+        let node = node.min(NODES - 1);
+        ((dot(&self.wo[node], h) + self.bo[node]) >> self.so).clamp(-2047, 2047)
+    }
+}
+
+/// `8·log2(1 + |v|)`, piecewise linear between powers of two, with the sign
+/// of `v`, clamped to ±127: how every feature is brought to int8 (spec §7.12).
+#[inline]
+pub(crate) fn slog(v: i32) -> i8 {
+    let a = v.unsigned_abs();
+    let m = match SLOG.get(a as usize) {
+        Some(&m) => m,
+        None => slog_magnitude(a),
+    };
+    if v < 0 {
+        -m
+    } else {
+        m
+    }
+}
+
+/// The magnitude of [`slog`] for `|v| = a`.
+const fn slog_magnitude(a: u32) -> i8 {
+    let a = a.saturating_add(1);
+    let b = 31 - a.leading_zeros();
+    let f = if b >= 3 { (a >> (b - 3)) & 7 } else { (a << (3 - b)) & 7 };
+    let m = 8 * b + f;
+    if m > 127 {
+        127
+    } else {
+        m as i8
+    }
+}
+
+/// [`slog_magnitude`] of 0..4096 (most features fall there).
+static SLOG: [i8; 4096] = {
+    let mut t = [0i8; 4096];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = slog_magnitude(i as u32);
+        i += 1;
+    }
+    t
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use safetensors::tensor::TensorView;
+    use std::collections::HashMap;
+
+    /// A package of random parameters (xorshift from `seed`), with `cfg`
+    /// overriding config entries.
+    pub(crate) fn package(seed: u64, shifts: [u64; 3], cfg: &[(&str, serde_json::Value)]) -> Vec<u8> {
+        let mut r = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        };
+        let mut i8s = |n: usize| (0..n).map(|_| next() as u8).collect::<Vec<u8>>();
+        let (w1, w2, wo) = (i8s(HIDDEN * FEATURES), i8s(HIDDEN * HIDDEN), i8s(NODES * HIDDEN));
+        let mut i32s = |n: usize, range: i64| -> Vec<u8> {
+            (0..n).flat_map(|_| ((next() as i64 % range) as i32).to_le_bytes()).collect()
+        };
+        let (b1, b2, bo) = (i32s(HIDDEN, 1 << 20), i32s(HIDDEN, 1 << 20), i32s(NODES, 1 << 24));
+        let mut meta = serde_json::json!({
+            "arch": ARCH_IMG_MLP, "name": "test", "features": FEATURES, "hidden": HIDDEN, "nodes": NODES,
+            "s1": shifts[0], "s2": shifts[1], "so": shifts[2],
+        });
+        for (k, v) in cfg {
+            meta[*k] = v.clone();
+        }
+        let views = vec![
+            ("w1", TensorView::new(Dtype::I8, vec![HIDDEN, FEATURES], &w1).unwrap()),
+            ("b1", TensorView::new(Dtype::I32, vec![HIDDEN], &b1).unwrap()),
+            ("w2", TensorView::new(Dtype::I8, vec![HIDDEN, HIDDEN], &w2).unwrap()),
+            ("b2", TensorView::new(Dtype::I32, vec![HIDDEN], &b2).unwrap()),
+            ("wo", TensorView::new(Dtype::I8, vec![NODES, HIDDEN], &wo).unwrap()),
+            ("bo", TensorView::new(Dtype::I32, vec![NODES], &bo).unwrap()),
+        ];
+        let meta = HashMap::from([("nzip".to_owned(), meta.to_string())]);
+        safetensors::serialize(views, Some(meta)).unwrap()
+    }
+
+    /// The network of spec §7.12 written the obvious way, in `i64`.
+    fn reference(n: &ImgNet, x: &[i8; FEATURES], node: usize) -> i32 {
+        let layer = |w: &[i16], b: i32, s: u32, inp: &[i64]| -> i64 {
+            let a: i64 = w.iter().zip(inp).map(|(&w, &v)| i64::from(w) * v).sum();
+            (a + i64::from(b)) >> s
+        };
+        let x: Vec<i64> = x.iter().map(|&v| i64::from(v)).collect();
+        let h1: Vec<i64> = (0..HIDDEN).map(|j| layer(&n.w1[j], n.b1[j], n.s1, &x).clamp(0, 127)).collect();
+        let h2: Vec<i64> = (0..HIDDEN).map(|j| layer(&n.w2[j], n.b2[j], n.s2, &h1).clamp(0, 127)).collect();
+        layer(&n.wo[node], n.bo[node], n.so, &h2).clamp(-2047, 2047) as i32
+    }
+
+    #[test]
+    fn network_matches_the_reference() {
+        for (seed, shifts) in [(1, [0, 0, 0]), (2, [7, 9, 12]), (3, [12, 14, 10]), (4, [24, 24, 24])] {
+            let n = ImgNet::load(&package(seed, shifts, &[])).unwrap();
+            let mut r = seed | 1;
+            for _ in 0..50 {
+                let x: [i8; FEATURES] = std::array::from_fn(|_| {
+                    r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (r >> 56) as i8
+                });
+                let h = n.hidden(&x);
+                for node in 0..NODES {
+                    assert_eq!(n.logit(&h, node), reference(&n, &x, node), "seed {seed} node {node}");
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sse2_and_avx2_layers_equal_the_scalar_reference() {
+        for (seed, shifts) in [(5, [0, 0, 0]), (6, [9, 11, 3]), (7, [24, 24, 24])] {
+            let n = ImgNet::load(&package(seed, shifts, &[])).unwrap();
+            let mut r = seed;
+            for t in 0..200 {
+                let mut v = || {
+                    r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    // Extremes as well as typical values.
+                    match t % 3 {
+                        0 => (r >> 56) as i8,
+                        1 => [-128, 127][(r >> 63) as usize],
+                        _ => (r >> 60) as i8,
+                    }
+                };
+                let x: [i16; FEATURES] = std::array::from_fn(|_| i16::from(v()));
+                let h: [i16; HIDDEN] = std::array::from_fn(|_| i16::from(v()).abs().min(127));
+                let (r1, r2) = (layer_scalar(&n.w1, &n.b1, n.s1, &x), layer_scalar(&n.w2, &n.b2, n.s2, &h));
+                assert_eq!(layer_sse2(&n.w1, &n.b1, n.s1, &x), r1);
+                assert_eq!(layer_sse2(&n.w2, &n.b2, n.s2, &h), r2);
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    #[allow(unsafe_code)]
+                    // SAFETY: AVX2 is there (checked just above).
+                    let (a1, a2) =
+                        unsafe { (layer_avx2(&n.w1, &n.b1, n.s1, &x), layer_avx2(&n.w2, &n.b2, n.s2, &h)) };
+                    assert_eq!((a1, a2), (r1, r2));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_packages_are_refused() {
+        use serde_json::json;
+        assert!(ImgNet::load(&package(1, [1, 2, 3], &[])).is_ok());
+        for cfg in [
+            ("arch", json!("gru-lm-v1")),
+            ("hidden", json!(HIDDEN * 2)),
+            ("features", json!(47)),
+            ("nodes", json!(65)),
+            ("s1", json!(25)),
+            ("so", json!(-1)),
+        ] {
+            assert!(ImgNet::load(&package(1, [1, 2, 3], std::slice::from_ref(&cfg))).is_err(), "{cfg:?}");
+        }
+        assert!(ImgNet::load(b"not a package").is_err());
+    }
+
+    #[test]
+    fn slog_is_monotone_and_odd() {
+        let mut last = 0i8;
+        for v in 0..70000 {
+            let s = slog(v);
+            assert_eq!(s, slog_magnitude(v as u32));
+            assert!(s >= last);
+            assert_eq!(slog(-v), -s);
+            last = s;
+        }
+        assert_eq!((slog(0), slog(1), slog(7), slog(i32::MIN), slog(i32::MAX)), (0, 8, 24, -127, 127));
+    }
+
+    #[test]
+    fn the_built_in_network_loads() {
+        let b = crate::nn::package::find_by_name(crate::pipeline_image::IMAGE_NET).unwrap();
+        b.img_net().unwrap();
+    }
+}
