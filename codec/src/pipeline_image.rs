@@ -123,9 +123,10 @@ pub(crate) fn compress_image<W: Write>(
     let (restore_coding, restore) = code_restore(&img.restore);
     let info = img.info(rows, restore_coding, restore);
     // The learned network joins the model (method imgnn) when this build has it.
-    // Not for tiny images: the reference costs 43 header bytes, about what the
-    // network saves on 2^15 samples (spec/MODELS.md §7.12).
-    let net = match opts.image_net.unwrap_or(img.samples.len() >= NET_MIN_SAMPLES) {
+    // Not at level 1 (the fastest), nor for tiny images: the reference costs
+    // 43 header bytes, about what the network saves on 2^15 samples
+    // (spec/MODELS.md §7.12).
+    let net = match opts.image_net.unwrap_or(opts.level >= 2 && img.samples.len() >= NET_MIN_SAMPLES) {
         true => package::find_by_name(IMAGE_NET).and_then(|b| Some((b, b.img_net().ok()?))),
         false => None,
     };

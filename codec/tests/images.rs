@@ -296,6 +296,11 @@ fn larger_images_mix_in_the_network() {
         assert_eq!(h.method, format::Method::ImagePredictive);
         assert!(h.model.is_none());
     }
+    // Level 1, the fastest, leaves the network out.
+    let fast = CompressOptions { level: 1, ..copts(1, CoderKind::Range) };
+    let packed = nzip_codec::compress_to_vec(&big, &fast).unwrap();
+    let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
+    assert_eq!(h.method, format::Method::ImagePredictive);
     // Without the network the stripes are larger (this synthetic image gains
     // less than the 43 bytes of the model reference; photos gain about 1%).
     let without = CompressOptions { image_net: Some(false), ..copts(1, CoderKind::Range) };
