@@ -376,7 +376,7 @@ pub fn version_text(verbose: bool) -> String {
         nzip_format::VERSION_MINOR
     );
     if verbose {
-        s.push_str("coders: range, ans\nmethods: cm2 (context mixing with a pretrained prior), cmlm (cm2 mixed with a learned language model: -9 on text), cm (context mixing, decode), lm (learned model), img (predictive image model: -1 on images), imgnn (img with a learned network: -2..-9 on images), stored\n\
+        s.push_str("coders: range, ans\nmethods: cm2 (context mixing with a pretrained prior), cmlm (cm2 mixed with a learned language model: -9 on text), cm (context mixing, decode), lm (learned model), img (predictive image model: -1 on images), imgnn (img with a learned network: img-mlp-p at -2..-6, the wider img-mlp-q at -7..-9), stored\n\
              media: bytes, image (PNG, PGM/PPM/PAM)\n");
         s.push_str("built-in models (--model NAME; files name them by SHA-256):\n");
         for m in nzip_codec::nn::package::builtins() {

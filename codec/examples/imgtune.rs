@@ -1,5 +1,6 @@
 //! Measure the image model on files: `cargo run --release -p nzip-codec --example imgtune -- [-l LEVEL] [-s STRIPE_PIXELS] [-n 0|1] FILES...`
-//! (`-n 1`: with the built-in network, method `imgnn`; the default).
+//! (`-n 1`: with the built-in network, method `imgnn`; the default; `-w FILE`: with the
+//! network package FILE instead).
 //! Prints bits per sub-pixel per file and in total (coded stripe bytes only,
 //! no container), and the decoding speed (each stripe is decoded and checked;
 //! `NODECODE=1` skips it). For tuning on the train split.
@@ -15,6 +16,7 @@ fn main() {
     let mut level = 6u8;
     let mut stripe_px: usize = 1 << 19;
     let mut with_net = true;
+    let mut weights: Option<String> = None;
     let decode_too = std::env::var_os("NODECODE").is_none();
     while args.first().is_some_and(|a| a.starts_with('-')) {
         let flag = args.remove(0);
@@ -23,11 +25,15 @@ fn main() {
             "-l" => level = v.parse().unwrap(),
             "-s" => stripe_px = v.parse().unwrap(),
             "-n" => with_net = v != "0",
+            "-w" => weights = Some(v),
             _ => panic!("unknown flag {flag}"),
         }
     }
     let files = args;
-    let builtin = nzip_codec::nn::package::find_by_name("img-mlp-p").unwrap().img_net().unwrap();
+    let builtin = match &weights {
+        Some(w) => std::sync::Arc::new(ImgNet::load(&std::fs::read(w).unwrap()).unwrap()),
+        None => nzip_codec::nn::package::find_by_name("img-mlp-p").unwrap().img_net().unwrap(),
+    };
     let net = with_net.then_some(&*builtin);
     let results: Vec<(String, usize, usize, f64)> = std::thread::scope(|s| {
         let chunks: Vec<Vec<String>> =

@@ -301,6 +301,17 @@ fn larger_images_mix_in_the_network() {
     let packed = nzip_codec::compress_to_vec(&big, &fast).unwrap();
     let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
     assert_eq!(h.method, format::Method::ImagePredictive);
+    // Levels 7-9 mix in the wider network, and -T1 and -T2 still agree.
+    let slow = CompressOptions { level: 9, ..copts(1, CoderKind::Range) };
+    let packed = nzip_codec::compress_to_vec(&big, &slow).unwrap();
+    let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
+    assert_eq!(
+        (h.method, h.model.as_ref().unwrap().name.as_str()),
+        (format::Method::ImageNetwork, "img-mlp-q")
+    );
+    assert_eq!(nzip_codec::decompress_to_vec(&packed, &DecompressOptions::default()).unwrap(), big);
+    let two = CompressOptions { level: 9, ..copts(2, CoderKind::Range) };
+    assert_eq!(nzip_codec::compress_to_vec(&big, &two).unwrap(), packed);
     // Without the network the stripes are larger (this synthetic image gains
     // less than the 43 bytes of the model reference; photos gain about 1%).
     let without = CompressOptions { image_net: Some(false), ..copts(1, CoderKind::Range) };

@@ -63,6 +63,30 @@ def bits(bit, p):
     return float(-(bit * np.log2(p) + (1 - bit) * np.log2(1 - p)).sum())
 
 
+def stretch(p):
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def mixed(bit, p, lg):
+    """Bits of the best global logistic mix a·stretch(p) + b·logit + c (fitted
+    on these records: the offline stand-in for the coder's adaptive mixer)."""
+    f = torch.tensor(np.stack([stretch(p), lg, np.ones(len(p))], 1), dtype=torch.float64)
+    y = torch.tensor(bit, dtype=torch.float64)
+    w = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w], max_iter=50)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(f @ w, y, reduction="sum")
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return float(torch.nn.functional.binary_cross_entropy_with_logits(f @ w, y, reduction="sum")) / np.log(2)
+
+
 def quantise(net, x_sample):
     """Integer parameters: int8 weights with one power-of-two scale per layer,
     int32 biases, and the right shifts of spec §7.12."""
@@ -120,16 +144,24 @@ def main():
     ap.add_argument("--records", type=int, default=30_000_000)
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--hidden", type=int, default=H)
+    ap.add_argument("--hidden", type=int, default=H, choices=[32, 64])
+    ap.add_argument("--name", default="img-mlp-p", help="the package's name")
+    ap.add_argument(
+        "--residual",
+        action="store_true",
+        help="train the network as a correction to the adaptive model's logit "
+        "(loss on stretch(p) + network) instead of on its own",
+    )
     a = ap.parse_args()
     H = a.hidden
     torch.manual_seed(a.seed)
     torch.set_num_threads(2)
-    x, node, bit, _ = load(a.train, a.records)
+    x, node, bit, p = load(a.train, a.records)
     dx, dnode, dbit, dp = load(a.dev)
     X = torch.from_numpy(x)
     Nd = torch.tensor(node)
     Y = torch.tensor(bit, dtype=torch.float32)
+    S = torch.tensor(stretch(p) if a.residual else np.zeros(len(p)), dtype=torch.float32)
     net = Net()
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     bce = torch.nn.BCEWithLogitsLoss()
@@ -139,7 +171,7 @@ def main():
         perm = torch.randperm(len(Y))
         for i in range(0, len(Y), 2048):
             j = perm[i : i + 2048]
-            loss = bce(net(X[j].float() / 64.0, Nd[j]), Y[j])
+            loss = bce(S[j] + net(X[j].float() / 64.0, Nd[j]), Y[j])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -152,14 +184,21 @@ def main():
                     for i in range(0, len(dbit), 500000)
                 ]
             ).double().numpy()
-        print(f"epoch {ep}: {time.time() - t:.0f} s; held-out: network {bits(dbit, 1 / (1 + np.exp(-lg))) / base:.4f} of the adaptive model", flush=True)
+        print(
+            f"epoch {ep}: {time.time() - t:.0f} s; held-out: network {bits(dbit, 1 / (1 + np.exp(-lg))) / base:.4f}, "
+            f"mixed {mixed(dbit, dp, lg) / base:.4f} of the adaptive model",
+            flush=True,
+        )
     q, sh = quantise(net, x[:2_000_000])
     il = np.concatenate([int_logits(q, sh, dx[i : i + 1000000], dnode[i : i + 1000000]) for i in range(0, len(dnode), 1000000)]) / 256.0
-    print(f"integer network: {bits(dbit, 1 / (1 + np.exp(-il))) / base:.4f} of the adaptive model on held-out records")
+    print(
+        f"integer network: {bits(dbit, 1 / (1 + np.exp(-il))) / base:.4f}, mixed {mixed(dbit, dp, il) / base:.4f} "
+        "of the adaptive model on held-out records"
+    )
     # A check vector: the integer logits of the first held-out records for every node.
     meta = {
         "arch": "img-mlp-v1",
-        "name": "img-mlp-p",
+        "name": a.name,
         "features": NF,
         "hidden": H,
         "nodes": NODES,

@@ -341,8 +341,10 @@ const BYTE_GRU_S: &[u8] = include_bytes!("../../weights/byte-gru-s.safetensors")
 const BYTE_GRU_M: &[u8] = include_bytes!("../../weights/byte-gru-m.safetensors");
 /// The image network's package.
 const IMG_MLP_P: &[u8] = include_bytes!("../../weights/img-mlp-p.safetensors");
+/// The wider image network's package (levels 7-9).
+const IMG_MLP_Q: &[u8] = include_bytes!("../../weights/img-mlp-q.safetensors");
 
-static BUILTINS: [Builtin; 4] = [
+static BUILTINS: [Builtin; 5] = [
     Builtin::new(
         "byte-gru-s",
         "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
@@ -378,6 +380,15 @@ static BUILTINS: [Builtin; 4] = [
         IMG_MLP_P,
         IMG_MLP_P.len(),
         "3a10a66ffc1822b74f584f419d0eca8db581e55b348f19881dfacc1df64e3420",
+    ),
+    Builtin::new(
+        "img-mlp-q",
+        "image network (48 features, two hidden layers of 64, int8) that -7..-9 mix into img frames (method imgnn)",
+        BuiltinKind::ImgNet,
+        "img-mlp-q.safetensors",
+        IMG_MLP_Q,
+        IMG_MLP_Q.len(),
+        "76410110b638d97e13ef6152717089ccd8d02b5f8e731b1c280d2d95bfdde95e",
     ),
 ];
 

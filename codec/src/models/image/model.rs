@@ -268,7 +268,7 @@ impl<'a> Model<'a> {
         let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(HASH_BITS_MIN, cap);
         let mut m = Model {
             net,
-            hid: [0; super::net::HIDDEN],
+            hid: [0; super::net::MAX_HIDDEN],
             records: None,
             feat: [0; FEATURES],
             recorded: false,

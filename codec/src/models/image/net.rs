@@ -18,30 +18,44 @@ use safetensors::SafeTensors;
 pub const ARCH_IMG_MLP: &str = "img-mlp-v1";
 /// Features per sub-pixel (spec §7.12).
 pub const FEATURES: usize = 48;
-/// Units of each hidden layer.
-pub const HIDDEN: usize = 32;
+/// The widest hidden layers a package may have; the other width is half this.
+pub const MAX_HIDDEN: usize = 64;
 /// Output logits: one per decision node.
 pub const NODES: usize = 64;
 
 /// The integer network.
 #[derive(Debug, Clone)]
 pub struct ImgNet {
-    // The int8 weights are held widened to i16 (and so are the activations):
-    // i16 products summed into i32 is the pattern that vectorises to one
-    // multiply-add instruction for 8 (SSE2) or 16 (AVX2) products.
-    w1: Vec<[i16; FEATURES]>,
-    b1: Vec<i32>,
-    w2: Vec<[i16; HIDDEN]>,
-    b2: Vec<i32>,
-    wo: Vec<[i16; HIDDEN]>,
-    bo: Vec<i32>,
+    layers: Layers,
     s1: u32,
     s2: u32,
     so: u32,
 }
 
-/// The hidden activations of one sub-pixel (values in 0..=127).
-pub(crate) type Hidden = [i16; HIDDEN];
+/// The parameters, by hidden width (32 or 64 units per layer).
+#[derive(Debug, Clone)]
+enum Layers {
+    H32(Mlp<32>),
+    H64(Mlp<64>),
+}
+
+/// The parameters of a network with `H` units per hidden layer.
+#[derive(Debug, Clone)]
+struct Mlp<const H: usize> {
+    // The int8 weights are held widened to i16 (and so are the activations):
+    // i16 products summed into i32 is the pattern that vectorises to one
+    // multiply-add instruction for 8 (SSE2) or 16 (AVX2) products.
+    w1: Vec<[i16; FEATURES]>,
+    b1: Vec<i32>,
+    w2: Vec<[i16; H]>,
+    b2: Vec<i32>,
+    wo: Vec<[i16; H]>,
+    bo: Vec<i32>,
+}
+
+/// The hidden activations of one sub-pixel (values in 0..=127; a network of
+/// 32 units leaves the rest 0).
+pub(crate) type Hidden = [i16; MAX_HIDDEN];
 
 /// Largest bias magnitude a package may hold: with int8 weights and inputs
 /// a product sum is within `64·128·128 = 2^20`, so a bias up to 2^24 keeps
@@ -49,13 +63,19 @@ pub(crate) type Hidden = [i16; HIDDEN];
 const MAX_BIAS: i32 = 1 << 24;
 
 #[inline]
-fn dot<const N: usize>(a: &[i16; N], b: &[i16; N]) -> i32 {
+fn dot(a: &[i16], b: &[i16]) -> i32 {
     a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum()
 }
 
-/// One hidden layer, the reference: `out_j = clamp((w_j·x + b_j) >> s, 0, 127)`.
+/// One hidden layer of `H` units, the reference:
+/// `out_j = clamp((w_j·x + b_j) >> s, 0, 127)`.
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-pub(crate) fn layer_scalar<const N: usize>(w: &[[i16; N]], b: &[i32], s: u32, x: &[i16; N]) -> Hidden {
+pub(crate) fn layer_scalar<const N: usize, const H: usize>(
+    w: &[[i16; N]],
+    b: &[i32],
+    s: u32,
+    x: &[i16; N],
+) -> [i16; H] {
     std::array::from_fn(|j| ((dot(&w[j], x) + b[j]) >> s).clamp(0, 127) as i16)
 }
 
@@ -64,14 +84,20 @@ pub(crate) fn layer_scalar<const N: usize>(w: &[[i16; N]], b: &[i32], s: u32, x:
 /// into one vector.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-pub(crate) fn layer_sse2<const N: usize>(w: &[[i16; N]], b: &[i32], s: u32, x: &[i16; N]) -> Hidden {
+pub(crate) fn layer_sse2<const N: usize, const H: usize>(
+    w: &[[i16; N]],
+    b: &[i32],
+    s: u32,
+    x: &[i16; N],
+) -> [i16; H] {
     use std::arch::x86_64::*;
-    const { assert!(N % 8 == 0 && HIDDEN % 8 == 0) };
+    const { assert!(N % 8 == 0 && H % 8 == 0 && H <= MAX_HIDDEN) };
     // SAFETY: SSE2 is part of the x86-64 baseline; every load is an
-    // unaligned load of 8 i16 within a row of N (N a multiple of 8).
+    // unaligned load of 8 i16 within a row of N (N a multiple of 8), and
+    // `w` and `b` have H rows (the loader checked the shapes).
     unsafe {
-        let mut quads = [_mm_setzero_si128(); HIDDEN / 4];
-        for (q, quad) in quads.iter_mut().enumerate() {
+        let mut quads = [_mm_setzero_si128(); MAX_HIDDEN / 4];
+        for (q, quad) in quads.iter_mut().enumerate().take(H / 4) {
             let mut acc = [_mm_setzero_si128(); 4];
             for k in (0..N).step_by(8) {
                 let xv = _mm_loadu_si128(x.as_ptr().add(k).cast());
@@ -103,16 +129,17 @@ fn quad_out(acc: [std::arch::x86_64::__m128i; 4], b: &[i32], s: u32) -> std::arc
     }
 }
 
-/// The layer's activations from its row outputs: clamped to 0..=127.
+/// The layer's `H` activations from its row outputs (the first `H / 4`
+/// quads): clamped to 0..=127.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(unsafe_code)]
-fn pack_out(quads: &[std::arch::x86_64::__m128i; HIDDEN / 4]) -> Hidden {
+fn pack_out<const H: usize>(quads: &[std::arch::x86_64::__m128i; MAX_HIDDEN / 4]) -> [i16; H] {
     use std::arch::x86_64::*;
-    let mut out = [0i16; HIDDEN];
-    for (p, pair) in quads.chunks_exact(2).enumerate() {
+    let mut out = [0i16; H];
+    for (p, pair) in quads.chunks_exact(2).enumerate().take(H / 8) {
         // SAFETY: SSE2 is part of the x86-64 baseline; `out` has 8 i16 at
-        // `8 * p` (HIDDEN is a multiple of 8); an unaligned store.
+        // `8 * p` (H is a multiple of 8); an unaligned store.
         unsafe {
             // Saturating to i16 then clamping to 0..=127 equals clamping the i32.
             let v = _mm_packs_epi32(pair[0], pair[1]);
@@ -127,14 +154,19 @@ fn pack_out(quads: &[std::arch::x86_64::__m128i; HIDDEN / 4]) -> Hidden {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(unsafe_code)]
-pub(crate) unsafe fn layer_avx2<const N: usize>(w: &[[i16; N]], b: &[i32], s: u32, x: &[i16; N]) -> Hidden {
+pub(crate) unsafe fn layer_avx2<const N: usize, const H: usize>(
+    w: &[[i16; N]],
+    b: &[i32],
+    s: u32,
+    x: &[i16; N],
+) -> [i16; H] {
     use std::arch::x86_64::*;
-    const { assert!(N % 16 == 0 && HIDDEN % 8 == 0) };
+    const { assert!(N % 16 == 0 && H % 8 == 0 && H <= MAX_HIDDEN) };
     // SAFETY: as in `layer_sse2`, with loads of 16 i16 within rows of N (a
     // multiple of 16); the caller checked that the processor has AVX2.
     unsafe {
-        let mut quads = [_mm_setzero_si128(); HIDDEN / 4];
-        for (q, quad) in quads.iter_mut().enumerate() {
+        let mut quads = [_mm_setzero_si128(); MAX_HIDDEN / 4];
+        for (q, quad) in quads.iter_mut().enumerate().take(H / 4) {
             let mut acc = [_mm256_setzero_si256(); 4];
             for k in (0..N).step_by(16) {
                 let xv = _mm256_loadu_si256(x.as_ptr().add(k).cast());
@@ -151,7 +183,7 @@ pub(crate) unsafe fn layer_avx2<const N: usize>(w: &[[i16; N]], b: &[i32], s: u3
 }
 
 #[inline]
-fn layer<const N: usize>(w: &[[i16; N]], b: &[i32], s: u32, x: &[i16; N]) -> Hidden {
+fn layer<const N: usize, const H: usize>(w: &[[i16; N]], b: &[i32], s: u32, x: &[i16; N]) -> [i16; H] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         #[allow(unsafe_code)]
@@ -169,13 +201,47 @@ fn rows<const N: usize>(b: &[u8]) -> Vec<[i16; N]> {
     b.chunks_exact(N).map(|r| std::array::from_fn(|i| i16::from(r[i] as i8))).collect()
 }
 
+impl<const H: usize> Mlp<H> {
+    fn load(st: &SafeTensors<'_>) -> Result<Mlp<H>, NnError> {
+        let bias = |name: &str, n: usize| {
+            let b = le_i32(tensor(st, name, Dtype::I32, &[n])?);
+            match b.iter().all(|v| v.abs() <= MAX_BIAS) {
+                true => Ok(b),
+                false => Err(NnError::Package(format!("bias {name} beyond ±2^24"))),
+            }
+        };
+        Ok(Mlp {
+            w1: rows(tensor(st, "w1", Dtype::I8, &[H, FEATURES])?),
+            b1: bias("b1", H)?,
+            w2: rows(tensor(st, "w2", Dtype::I8, &[H, H])?),
+            b2: bias("b2", H)?,
+            wo: rows(tensor(st, "wo", Dtype::I8, &[NODES, H])?),
+            bo: bias("bo", NODES)?,
+        })
+    }
+
+    /// Both hidden layers, into the first `H` of `out`.
+    #[inline]
+    fn hidden(&self, x: &[i16; FEATURES], s1: u32, s2: u32, out: &mut Hidden) {
+        let h1: [i16; H] = layer(&self.w1, &self.b1, s1, x);
+        let h2: [i16; H] = layer(&self.w2, &self.b2, s2, &h1);
+        out[..H].copy_from_slice(&h2);
+    }
+
+    #[inline]
+    fn logit(&self, h: &Hidden, node: usize, so: u32) -> i32 {
+        ((dot(&self.wo[node], &h[..H]) + self.bo[node]) >> so).clamp(-2047, 2047)
+    }
+}
+
 impl ImgNet {
     /// Loads an `img-mlp-v1` package, validating every tensor.
     ///
-    /// Tensors: `w1` I8 `[32, 48]`, `b1` I32 `[32]`, `w2` I8 `[32, 32]`, `b2`
-    /// I32 `[32]`, `wo` I8 `[64, 32]`, `bo` I32 `[64]` (biases within ±2^24);
-    /// config keys `arch = "img-mlp-v1"`, `features = 48`, `hidden = 32`,
-    /// `nodes = 64`, and the shifts `s1`, `s2`, `so` in 0..=24.
+    /// Tensors, with `H` = 32 or 64 (the config's `hidden`): `w1` I8
+    /// `[H, 48]`, `b1` I32 `[H]`, `w2` I8 `[H, H]`, `b2` I32 `[H]`, `wo` I8
+    /// `[64, H]`, `bo` I32 `[64]` (biases within ±2^24); config keys
+    /// `arch = "img-mlp-v1"`, `features = 48`, `hidden`, `nodes = 64`, and
+    /// the shifts `s1`, `s2`, `so` in 0..=24.
     ///
     /// # Errors
     ///
@@ -186,10 +252,7 @@ impl ImgNet {
             return Err(NnError::Package(format!("architecture is not {ARCH_IMG_MLP}")));
         }
         let num = |k: &str| cfg.get(k).and_then(serde_json::Value::as_u64);
-        if num("features") != Some(FEATURES as u64)
-            || num("hidden") != Some(HIDDEN as u64)
-            || num("nodes") != Some(NODES as u64)
-        {
+        if num("features") != Some(FEATURES as u64) || num("nodes") != Some(NODES as u64) {
             return Err(NnError::Package("image network of another shape".into()));
         }
         let shift = |k: &str| {
@@ -199,32 +262,32 @@ impl ImgNet {
                 .ok_or_else(|| NnError::Package(format!("config has no shift \"{k}\" in 0..=24")))
         };
         let st = SafeTensors::deserialize(bytes).map_err(|e| NnError::Package(e.to_string()))?;
-        let bias = |name: &str, n: usize| {
-            let b = le_i32(tensor(&st, name, Dtype::I32, &[n])?);
-            match b.iter().all(|v| v.abs() <= MAX_BIAS) {
-                true => Ok(b),
-                false => Err(NnError::Package(format!("bias {name} beyond ±2^24"))),
-            }
+        let layers = match num("hidden") {
+            Some(32) => Layers::H32(Mlp::load(&st)?),
+            Some(64) => Layers::H64(Mlp::load(&st)?),
+            _ => return Err(NnError::Package("image network of another shape".into())),
         };
-        Ok(ImgNet {
-            w1: rows(tensor(&st, "w1", Dtype::I8, &[HIDDEN, FEATURES])?),
-            b1: bias("b1", HIDDEN)?,
-            w2: rows(tensor(&st, "w2", Dtype::I8, &[HIDDEN, HIDDEN])?),
-            b2: bias("b2", HIDDEN)?,
-            wo: rows(tensor(&st, "wo", Dtype::I8, &[NODES, HIDDEN])?),
-            bo: bias("bo", NODES)?,
-            s1: shift("s1")?,
-            s2: shift("s2")?,
-            so: shift("so")?,
-        })
+        Ok(ImgNet { layers, s1: shift("s1")?, s2: shift("s2")?, so: shift("so")? })
+    }
+
+    /// Units per hidden layer.
+    pub fn hidden_units(&self) -> usize {
+        match self.layers {
+            Layers::H32(_) => 32,
+            Layers::H64(_) => 64,
+        }
     }
 
     /// The two hidden layers for features `x`:
     /// `h1 = clamp((W1·x + b1) >> s1, 0, 127)`, `h2 = clamp((W2·h1 + b2) >> s2, 0, 127)`.
     pub(crate) fn hidden(&self, x: &[i8; FEATURES]) -> Hidden {
         let x: [i16; FEATURES] = std::array::from_fn(|i| i16::from(x[i]));
-        let h1 = layer(&self.w1, &self.b1, self.s1, &x);
-        layer(&self.w2, &self.b2, self.s2, &h1)
+        let mut out = [0; MAX_HIDDEN];
+        match &self.layers {
+            Layers::H32(m) => m.hidden(&x, self.s1, self.s2, &mut out),
+            Layers::H64(m) => m.hidden(&x, self.s1, self.s2, &mut out),
+        }
+        out
     }
 
     /// The logit of decision `node` (1/256 units, within ±2047):
@@ -232,7 +295,10 @@ impl ImgNet {
     #[inline]
     pub(crate) fn logit(&self, h: &Hidden, node: usize) -> i32 {
         let node = node.min(NODES - 1);
-        ((dot(&self.wo[node], h) + self.bo[node]) >> self.so).clamp(-2047, 2047)
+        match &self.layers {
+            Layers::H32(m) => m.logit(h, node, self.so),
+            Layers::H64(m) => m.logit(h, node, self.so),
+        }
     }
 }
 
@@ -282,9 +348,14 @@ mod tests {
     use safetensors::tensor::TensorView;
     use std::collections::HashMap;
 
-    /// A package of random parameters (xorshift from `seed`), with `cfg`
-    /// overriding config entries.
-    pub(crate) fn package(seed: u64, shifts: [u64; 3], cfg: &[(&str, serde_json::Value)]) -> Vec<u8> {
+    /// A package of random parameters (xorshift from `seed`) with `hidden`
+    /// units per layer, with `cfg` overriding config entries.
+    pub(crate) fn package(
+        seed: u64,
+        hidden: usize,
+        shifts: [u64; 3],
+        cfg: &[(&str, serde_json::Value)],
+    ) -> Vec<u8> {
         let mut r = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut next = move || {
             r ^= r << 13;
@@ -293,24 +364,24 @@ mod tests {
             r
         };
         let mut i8s = |n: usize| (0..n).map(|_| next() as u8).collect::<Vec<u8>>();
-        let (w1, w2, wo) = (i8s(HIDDEN * FEATURES), i8s(HIDDEN * HIDDEN), i8s(NODES * HIDDEN));
+        let (w1, w2, wo) = (i8s(hidden * FEATURES), i8s(hidden * hidden), i8s(NODES * hidden));
         let mut i32s = |n: usize, range: i64| -> Vec<u8> {
             (0..n).flat_map(|_| ((next() as i64 % range) as i32).to_le_bytes()).collect()
         };
-        let (b1, b2, bo) = (i32s(HIDDEN, 1 << 20), i32s(HIDDEN, 1 << 20), i32s(NODES, 1 << 24));
+        let (b1, b2, bo) = (i32s(hidden, 1 << 20), i32s(hidden, 1 << 20), i32s(NODES, 1 << 24));
         let mut meta = serde_json::json!({
-            "arch": ARCH_IMG_MLP, "name": "test", "features": FEATURES, "hidden": HIDDEN, "nodes": NODES,
+            "arch": ARCH_IMG_MLP, "name": "test", "features": FEATURES, "hidden": hidden, "nodes": NODES,
             "s1": shifts[0], "s2": shifts[1], "so": shifts[2],
         });
         for (k, v) in cfg {
             meta[*k] = v.clone();
         }
         let views = vec![
-            ("w1", TensorView::new(Dtype::I8, vec![HIDDEN, FEATURES], &w1).unwrap()),
-            ("b1", TensorView::new(Dtype::I32, vec![HIDDEN], &b1).unwrap()),
-            ("w2", TensorView::new(Dtype::I8, vec![HIDDEN, HIDDEN], &w2).unwrap()),
-            ("b2", TensorView::new(Dtype::I32, vec![HIDDEN], &b2).unwrap()),
-            ("wo", TensorView::new(Dtype::I8, vec![NODES, HIDDEN], &wo).unwrap()),
+            ("w1", TensorView::new(Dtype::I8, vec![hidden, FEATURES], &w1).unwrap()),
+            ("b1", TensorView::new(Dtype::I32, vec![hidden], &b1).unwrap()),
+            ("w2", TensorView::new(Dtype::I8, vec![hidden, hidden], &w2).unwrap()),
+            ("b2", TensorView::new(Dtype::I32, vec![hidden], &b2).unwrap()),
+            ("wo", TensorView::new(Dtype::I8, vec![NODES, hidden], &wo).unwrap()),
             ("bo", TensorView::new(Dtype::I32, vec![NODES], &bo).unwrap()),
         ];
         let meta = HashMap::from([("nzip".to_owned(), meta.to_string())]);
@@ -318,31 +389,69 @@ mod tests {
     }
 
     /// The network of spec §7.12 written the obvious way, in `i64`.
-    fn reference(n: &ImgNet, x: &[i8; FEATURES], node: usize) -> i32 {
+    fn reference<const H: usize>(m: &Mlp<H>, sh: [u32; 3], x: &[i8; FEATURES], node: usize) -> i32 {
         let layer = |w: &[i16], b: i32, s: u32, inp: &[i64]| -> i64 {
             let a: i64 = w.iter().zip(inp).map(|(&w, &v)| i64::from(w) * v).sum();
             (a + i64::from(b)) >> s
         };
         let x: Vec<i64> = x.iter().map(|&v| i64::from(v)).collect();
-        let h1: Vec<i64> = (0..HIDDEN).map(|j| layer(&n.w1[j], n.b1[j], n.s1, &x).clamp(0, 127)).collect();
-        let h2: Vec<i64> = (0..HIDDEN).map(|j| layer(&n.w2[j], n.b2[j], n.s2, &h1).clamp(0, 127)).collect();
-        layer(&n.wo[node], n.bo[node], n.so, &h2).clamp(-2047, 2047) as i32
+        let h1: Vec<i64> = (0..H).map(|j| layer(&m.w1[j], m.b1[j], sh[0], &x).clamp(0, 127)).collect();
+        let h2: Vec<i64> = (0..H).map(|j| layer(&m.w2[j], m.b2[j], sh[1], &h1).clamp(0, 127)).collect();
+        layer(&m.wo[node], m.bo[node], sh[2], &h2).clamp(-2047, 2047) as i32
     }
 
     #[test]
     fn network_matches_the_reference() {
-        for (seed, shifts) in [(1, [0, 0, 0]), (2, [7, 9, 12]), (3, [12, 14, 10]), (4, [24, 24, 24])] {
-            let n = ImgNet::load(&package(seed, shifts, &[])).unwrap();
-            let mut r = seed | 1;
-            for _ in 0..50 {
-                let x: [i8; FEATURES] = std::array::from_fn(|_| {
-                    r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    (r >> 56) as i8
-                });
-                let h = n.hidden(&x);
-                for node in 0..NODES {
-                    assert_eq!(n.logit(&h, node), reference(&n, &x, node), "seed {seed} node {node}");
+        for hidden in [32, 64] {
+            for (seed, shifts) in [(1, [0, 0, 0]), (2, [7, 9, 12]), (3, [12, 14, 10]), (4, [24, 24, 24])] {
+                let n = ImgNet::load(&package(seed, hidden, shifts, &[])).unwrap();
+                assert_eq!(n.hidden_units(), hidden);
+                let sh = [n.s1, n.s2, n.so];
+                let mut r = seed | 1;
+                for _ in 0..50 {
+                    let x: [i8; FEATURES] = std::array::from_fn(|_| {
+                        r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        (r >> 56) as i8
+                    });
+                    let h = n.hidden(&x);
+                    for node in 0..NODES {
+                        let want = match &n.layers {
+                            Layers::H32(m) => reference(m, sh, &x, node),
+                            Layers::H64(m) => reference(m, sh, &x, node),
+                        };
+                        assert_eq!(n.logit(&h, node), want, "hidden {hidden} seed {seed} node {node}");
+                    }
                 }
+            }
+        }
+    }
+
+    /// The SSE2 and AVX2 layers of `m` equal the scalar reference.
+    #[cfg(target_arch = "x86_64")]
+    fn layers_agree<const H: usize>(m: &Mlp<H>, sh: [u32; 3], seed: u64) {
+        let mut r = seed;
+        for t in 0..200 {
+            let mut v = || {
+                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                // Extremes as well as typical values.
+                match t % 3 {
+                    0 => (r >> 56) as i8,
+                    1 => [-128, 127][(r >> 63) as usize],
+                    _ => (r >> 60) as i8,
+                }
+            };
+            let x: [i16; FEATURES] = std::array::from_fn(|_| i16::from(v()));
+            let h: [i16; H] = std::array::from_fn(|_| i16::from(v()).abs().min(127));
+            let r1: [i16; H] = layer_scalar(&m.w1, &m.b1, sh[0], &x);
+            let r2: [i16; H] = layer_scalar(&m.w2, &m.b2, sh[1], &h);
+            assert_eq!(layer_sse2::<FEATURES, H>(&m.w1, &m.b1, sh[0], &x), r1);
+            assert_eq!(layer_sse2::<H, H>(&m.w2, &m.b2, sh[1], &h), r2);
+            if std::arch::is_x86_feature_detected!("avx2") {
+                #[allow(unsafe_code)]
+                // SAFETY: AVX2 is there (checked just above).
+                let (a1, a2): ([i16; H], [i16; H]) =
+                    unsafe { (layer_avx2(&m.w1, &m.b1, sh[0], &x), layer_avx2(&m.w2, &m.b2, sh[1], &h)) };
+                assert_eq!((a1, a2), (r1, r2));
             }
         }
     }
@@ -350,30 +459,13 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sse2_and_avx2_layers_equal_the_scalar_reference() {
-        for (seed, shifts) in [(5, [0, 0, 0]), (6, [9, 11, 3]), (7, [24, 24, 24])] {
-            let n = ImgNet::load(&package(seed, shifts, &[])).unwrap();
-            let mut r = seed;
-            for t in 0..200 {
-                let mut v = || {
-                    r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    // Extremes as well as typical values.
-                    match t % 3 {
-                        0 => (r >> 56) as i8,
-                        1 => [-128, 127][(r >> 63) as usize],
-                        _ => (r >> 60) as i8,
-                    }
-                };
-                let x: [i16; FEATURES] = std::array::from_fn(|_| i16::from(v()));
-                let h: [i16; HIDDEN] = std::array::from_fn(|_| i16::from(v()).abs().min(127));
-                let (r1, r2) = (layer_scalar(&n.w1, &n.b1, n.s1, &x), layer_scalar(&n.w2, &n.b2, n.s2, &h));
-                assert_eq!(layer_sse2(&n.w1, &n.b1, n.s1, &x), r1);
-                assert_eq!(layer_sse2(&n.w2, &n.b2, n.s2, &h), r2);
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    #[allow(unsafe_code)]
-                    // SAFETY: AVX2 is there (checked just above).
-                    let (a1, a2) =
-                        unsafe { (layer_avx2(&n.w1, &n.b1, n.s1, &x), layer_avx2(&n.w2, &n.b2, n.s2, &h)) };
-                    assert_eq!((a1, a2), (r1, r2));
+        for hidden in [32, 64] {
+            for (seed, shifts) in [(5, [0, 0, 0]), (6, [9, 11, 3]), (7, [24, 24, 24])] {
+                let n = ImgNet::load(&package(seed, hidden, shifts, &[])).unwrap();
+                let sh = [n.s1, n.s2, n.so];
+                match &n.layers {
+                    Layers::H32(m) => layers_agree(m, sh, seed),
+                    Layers::H64(m) => layers_agree(m, sh, seed),
                 }
             }
         }
@@ -382,16 +474,20 @@ mod tests {
     #[test]
     fn malformed_packages_are_refused() {
         use serde_json::json;
-        assert!(ImgNet::load(&package(1, [1, 2, 3], &[])).is_ok());
+        assert!(ImgNet::load(&package(1, 32, [1, 2, 3], &[])).is_ok());
+        assert!(ImgNet::load(&package(1, 64, [1, 2, 3], &[])).is_ok());
+        // A 48-unit package is well formed but not a width the format allows.
+        assert!(ImgNet::load(&package(1, 48, [1, 2, 3], &[])).is_err());
         for cfg in [
             ("arch", json!("gru-lm-v1")),
-            ("hidden", json!(HIDDEN * 2)),
+            ("hidden", json!(64)),
+            ("hidden", json!(16)),
             ("features", json!(47)),
             ("nodes", json!(65)),
             ("s1", json!(25)),
             ("so", json!(-1)),
         ] {
-            assert!(ImgNet::load(&package(1, [1, 2, 3], std::slice::from_ref(&cfg))).is_err(), "{cfg:?}");
+            assert!(ImgNet::load(&package(1, 32, [1, 2, 3], std::slice::from_ref(&cfg))).is_err(), "{cfg:?}");
         }
         assert!(ImgNet::load(b"not a package").is_err());
     }
@@ -410,8 +506,12 @@ mod tests {
     }
 
     #[test]
-    fn the_built_in_network_loads() {
-        let b = crate::nn::package::find_by_name(crate::pipeline_image::IMAGE_NET).unwrap();
-        b.img_net().unwrap();
+    fn the_built_in_networks_load() {
+        for (name, units) in
+            [(crate::pipeline_image::IMAGE_NET, 32), (crate::pipeline_image::IMAGE_NET_WIDE, 64)]
+        {
+            let b = crate::nn::package::find_by_name(name).unwrap();
+            assert_eq!(b.img_net().unwrap().hidden_units(), units);
+        }
     }
 }
