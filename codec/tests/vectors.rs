@@ -95,6 +95,12 @@ fn encode_imgnn(content: &[u8], coder: CoderKind) -> Vec<u8> {
     nzip_codec::compress_to_vec(content, &opts).unwrap()
 }
 
+/// [`encode_imgnn`] at level 9, which mixes in the wider network `img-mlp-q`.
+fn encode_imgnn9(content: &[u8]) -> Vec<u8> {
+    let opts = CompressOptions { level: 9, threads: 1, image_net: Some(true), ..CompressOptions::default() };
+    nzip_codec::compress_to_vec(content, &opts).unwrap()
+}
+
 /// A frame of method 1 (`cm`), which nzip no longer writes but must decode:
 /// built here as nzip 0.1 before `cm2` wrote it, so that the committed
 /// vectors keep pinning the `cm` model's coded bytes.
@@ -344,6 +350,8 @@ fn build_all() -> Vec<Vector> {
     valid("image-ppm-imgnn6-range", ppm_nn.clone(), &ppm, &format!("gradient.ppm -6, {nn}"));
     let pgm_nn = encode_imgnn(&pgm, CoderKind::Ans);
     valid("image-pgm16-imgnn6-ans", pgm_nn, &pgm, &format!("ramp-1000.pgm -6 --coder ans, {nn}"));
+    let ppm_nn9 = encode_imgnn9(&ppm);
+    valid("image-ppm-imgnn9-range", ppm_nn9, &ppm, &format!("gradient.ppm -9 (img-mlp-q), {nn}"));
     v.push(Vector {
         name: "valid/image-png-rgba-img6-ans.nz".into(),
         bytes: encode_img(&png, CoderKind::Ans),
