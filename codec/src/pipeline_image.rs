@@ -47,7 +47,8 @@ const RESTORE_CM_LEVEL: u8 = 6;
 pub const IMAGE_NET: &str = "img-mlp-p";
 
 /// The built-in network of the slowest levels, from [`WIDE_NET_LEVEL`]: two
-/// hidden layers of 64 units, about 0.4% smaller and 20% slower to decode.
+/// hidden layers of 64 units, about 0.4% smaller and 13% slower to decode
+/// (spec/MODELS.md §7.12).
 pub const IMAGE_NET_WIDE: &str = "img-mlp-q";
 
 /// The first level that mixes in [`IMAGE_NET_WIDE`].
