@@ -146,8 +146,9 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", help_heading = "Compression", value_parser = parse_size)]
     pub chunk_size: Option<u32>,
 
-    /// Use a built-in learned model instead of context mixing (`nzip -vV` lists them);
-    /// the file records the model's content hash
+    /// Use a built-in learned model (`nzip -vV` lists them): a language model codes
+    /// every input instead of context mixing; an image network (img-mlp-*) codes
+    /// PNG/PNM inputs in place of the level's; the file records the model's content hash
     #[arg(long, value_name = "NAME", help_heading = "Compression")]
     pub model: Option<String>,
 
@@ -376,8 +377,11 @@ pub fn version_text(verbose: bool) -> String {
         nzip_format::VERSION_MINOR
     );
     if verbose {
-        s.push_str("coders: range, ans\nmethods: cm2 (context mixing with a pretrained prior), cmlm (cm2 mixed with a learned language model: -9 on text), cm (context mixing, decode), lm (learned model), img (predictive image model: -1 on images), imgnn (img with a learned network: img-mlp-p at -2..-6, the wider img-mlp-q at -7..-9), stored\n\
-             media: bytes, image (PNG, PGM/PPM/PAM)\n");
+        s.push_str(&format!("coders: range, ans\nmethods: cm2 (context mixing with a pretrained prior), cmlm (cm2 mixed with a learned language model: -9 on text), cm (context mixing, decode), lm (learned model), img (predictive image model: -1 on images), imgnn (img with a learned network: {} at -2..-6, the wider {} at -7..-9; --model names another), stored\n\
+             media: bytes, image (PNG, PGM/PPM/PAM)\n",
+            nzip_codec::IMAGE_NET,
+            nzip_codec::IMAGE_NET_WIDE
+        ));
         s.push_str("built-in models (--model NAME; files name them by SHA-256):\n");
         for m in nzip_codec::nn::package::builtins() {
             let id: String = m.id().iter().take(8).map(|b| format!("{b:02x}")).collect();

@@ -1,6 +1,6 @@
 //! Measure the image model on files: `cargo run --release -p nzip-codec --example imgtune -- [-l LEVEL] [-s STRIPE_PIXELS] [-n 0|1] FILES...`
-//! (`-n 1`: with the built-in network, method `imgnn`; the default; `-w FILE`: with the
-//! network package FILE instead).
+//! (`-n 1`: with the level's built-in network, method `imgnn`; the default; `-w FILE`: with
+//! the network package FILE instead).
 //! Prints bits per sub-pixel per file and in total (coded stripe bytes only,
 //! no container), and the decoding speed (each stripe is decoded and checked;
 //! `NODECODE=1` skips it). For tuning on the train split.
@@ -32,7 +32,10 @@ fn main() {
     let files = args;
     let builtin = match &weights {
         Some(w) => std::sync::Arc::new(ImgNet::load(&std::fs::read(w).unwrap()).unwrap()),
-        None => nzip_codec::nn::package::find_by_name("img-mlp-p").unwrap().img_net().unwrap(),
+        None => nzip_codec::nn::package::find_by_name(nzip_codec::image_net_for_level(level))
+            .unwrap()
+            .img_net()
+            .unwrap(),
     };
     let net = with_net.then_some(&*builtin);
     let results: Vec<(String, usize, usize, f64)> = std::thread::scope(|s| {

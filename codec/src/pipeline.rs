@@ -36,7 +36,10 @@ pub struct CompressOptions {
     /// (Image frames cut the image into stripes of whole rows instead.)
     pub chunk_size: Option<u32>,
     /// A built-in learned model by name (see [`crate::nn::package::builtins`]);
-    /// `None` uses the `cm` method. The file records the model's content hash.
+    /// `None` uses the `cm` method (and, for images, the level's image
+    /// network). A language model codes every input as bytes; an image
+    /// network (`img-mlp-*`) codes image inputs and refuses others. The file
+    /// records the model's content hash.
     pub model: Option<String>,
     /// Where learned models run. Output bytes do not depend on it.
     pub backend: Backend,
@@ -196,8 +199,11 @@ pub fn compress<R: Read, W: Write>(
             cm::MAX_LEVEL
         )));
     }
-    if !opts.images || opts.model.is_some() {
-        // A learned byte model was asked for: it codes every input as bytes.
+    // An image network asked for by name codes image inputs (any other input
+    // is refused by compress_bytes); any other model codes every input as bytes.
+    let image_model =
+        opts.model.as_deref().and_then(package::find_by_name).is_some_and(|b| b.kind == BuiltinKind::ImgNet);
+    if !opts.images || (opts.model.is_some() && !image_model) {
         return compress_bytes(input, output, content_size, opts, progress);
     }
     // The first bytes (fewer only at the end of the input): `take` + `read_to_end`
@@ -223,7 +229,11 @@ pub fn compress<R: Read, W: Write>(
     if let Some(stats) = crate::pipeline_image::compress_image(&data, &mut output, opts, progress)? {
         return Ok(stats);
     }
-    compress_bytes(&data[..], output, content_size, opts, progress)
+    // The image path did not take it (or would have expanded it): as bytes,
+    // without the image network.
+    let bytes_opts =
+        CompressOptions { model: if image_model { None } else { opts.model.clone() }, ..opts.clone() };
+    compress_bytes(&data[..], output, content_size, &bytes_opts, progress)
 }
 
 /// Compress `input` as a bytes frame (method `cm`).
@@ -286,7 +296,7 @@ fn compress_bytes<R: Read, W: Write>(
             }
             BuiltinKind::ImgNet => {
                 return Err(Error::InvalidArgument(format!(
-                    "model '{name}' codes images, which use it without being asked; this input is not one"
+                    "model '{name}' is an image network: it codes PNG and PNM images, and this input is not one"
                 )));
             }
         }

@@ -44,7 +44,7 @@ const RESTORE_CM_LEVEL: u8 = 6;
 
 /// The built-in network that image frames mix in (method `imgnn`, spec/MODELS.md §7.12)
 /// at levels 2 to [`WIDE_NET_LEVEL`] − 1: two hidden layers of 32 units.
-pub const IMAGE_NET: &str = "img-mlp-p";
+pub const IMAGE_NET: &str = "img-mlp-r";
 
 /// The built-in network of the slowest levels, from [`WIDE_NET_LEVEL`]: two
 /// hidden layers of 64 units, about 0.4% smaller and 13% slower to decode
@@ -144,10 +144,14 @@ pub(crate) fn compress_image<W: Write>(
     // Not at level 1 (the fastest), nor for tiny images: the reference costs
     // 43 header bytes, about what the network saves on 2^15 samples
     // (spec/MODELS.md §7.12).
-    let net = match opts.image_net.unwrap_or(opts.level >= 2 && img.samples.len() >= NET_MIN_SAMPLES) {
-        true => {
-            package::find_by_name(image_net_for_level(opts.level)).and_then(|b| Some((b, b.img_net().ok()?)))
-        }
+    // A network asked for by name (the caller checked that it is one) is
+    // used whatever the image's size and the level.
+    let wanted = opts
+        .image_net
+        .unwrap_or(opts.model.is_some() || (opts.level >= 2 && img.samples.len() >= NET_MIN_SAMPLES));
+    let name = opts.model.as_deref().unwrap_or(image_net_for_level(opts.level));
+    let net = match wanted {
+        true => package::find_by_name(name).and_then(|b| Some((b, b.img_net().ok()?))),
         false => None,
     };
     let header = Header {

@@ -289,7 +289,7 @@ fn larger_images_mix_in_the_network() {
         assert_eq!(out, big);
         let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
         assert_eq!(h.method, format::Method::ImageNetwork);
-        assert_eq!(h.model.as_ref().unwrap().name, "img-mlp-p");
+        assert_eq!(h.model.as_ref().unwrap().name, nzip_codec::IMAGE_NET);
         let (packed, out) = round_trip(&small, coder);
         assert_eq!(out, small);
         let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
@@ -307,7 +307,7 @@ fn larger_images_mix_in_the_network() {
     let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
     assert_eq!(
         (h.method, h.model.as_ref().unwrap().name.as_str()),
-        (format::Method::ImageNetwork, "img-mlp-q")
+        (format::Method::ImageNetwork, nzip_codec::IMAGE_NET_WIDE)
     );
     assert_eq!(nzip_codec::decompress_to_vec(&packed, &DecompressOptions::default()).unwrap(), big);
     let two = CompressOptions { level: 9, ..copts(2, CoderKind::Range) };
@@ -317,11 +317,44 @@ fn larger_images_mix_in_the_network() {
     let without = CompressOptions { image_net: Some(false), ..copts(1, CoderKind::Range) };
     let plain = nzip_codec::compress_to_vec(&big, &without).unwrap();
     let (with_net, _) = round_trip(&big, CoderKind::Range);
-    let reference = 1 + 32 + 1 + "img-mlp-p".len();
+    let reference = 1 + 32 + 1 + nzip_codec::IMAGE_NET.len();
     assert!(
         with_net.len() - reference < plain.len(),
         "{} with the network, {} without",
         with_net.len(),
         plain.len()
     );
+}
+
+/// `--model NAME` with an image network codes images with that network
+/// (every built-in one, whatever the level and the image's size: files made
+/// with an earlier default network stay reproducible), and refuses inputs
+/// that are not images.
+#[test]
+fn an_image_network_can_be_asked_for_by_name() {
+    let big = pnm("P6", 128, 96, 255, 3);
+    let small = pnm("P5", 30, 20, 255, 3);
+    let nets: Vec<&str> = nzip_codec::nn::package::builtins()
+        .iter()
+        .filter(|b| b.kind == nzip_codec::nn::package::BuiltinKind::ImgNet)
+        .map(|b| b.name)
+        .collect();
+    assert!(nets.len() >= 2, "{nets:?}");
+    for name in nets {
+        for (img, level) in [(&big, 6), (&small, 1)] {
+            let opts = CompressOptions { level, model: Some(name.into()), ..copts(1, CoderKind::Range) };
+            let packed = nzip_codec::compress_to_vec(img, &opts).unwrap();
+            let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
+            assert_eq!(
+                (h.method, h.model.as_ref().unwrap().name.as_str()),
+                (format::Method::ImageNetwork, name)
+            );
+            assert_eq!(&nzip_codec::decompress_to_vec(&packed, &DecompressOptions::default()).unwrap(), img);
+            let two = CompressOptions { threads: 2, ..opts };
+            assert_eq!(nzip_codec::compress_to_vec(img, &two).unwrap(), packed);
+        }
+        let opts = CompressOptions { model: Some(name.into()), ..copts(1, CoderKind::Range) };
+        let e = nzip_codec::compress_to_vec(b"not an image, only text", &opts).unwrap_err();
+        assert!(e.to_string().contains("is an image network"), "{e}");
+    }
 }

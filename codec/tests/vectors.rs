@@ -88,16 +88,20 @@ fn encode_img(content: &[u8], coder: CoderKind) -> Vec<u8> {
     nzip_codec::compress_to_vec(content, &opts).unwrap()
 }
 
-/// An image frame of method 6 (`imgnn`), which nzip writes for images of
-/// 32 KiB of samples or more: forced here, so that the vectors stay small.
-fn encode_imgnn(content: &[u8], coder: CoderKind) -> Vec<u8> {
-    let opts = CompressOptions { coder, threads: 1, image_net: Some(true), ..CompressOptions::default() };
-    nzip_codec::compress_to_vec(content, &opts).unwrap()
-}
-
-/// [`encode_imgnn`] at level 9, which mixes in the wider network `img-mlp-q`.
-fn encode_imgnn9(content: &[u8]) -> Vec<u8> {
-    let opts = CompressOptions { level: 9, threads: 1, image_net: Some(true), ..CompressOptions::default() };
+/// An image frame of method 6 (`imgnn`) at `level`, mixing in the built-in
+/// network `net` (`--model NET`): forced here even for these small images
+/// (nzip mixes its level's network into images of 32 KiB of samples or
+/// more), so that the vectors stay small; naming the network keeps the
+/// vectors made with an earlier default network reproducible.
+fn encode_imgnn(content: &[u8], coder: CoderKind, level: u8, net: &str) -> Vec<u8> {
+    let opts = CompressOptions {
+        level,
+        coder,
+        threads: 1,
+        model: Some(net.into()),
+        image_net: Some(true),
+        ..CompressOptions::default()
+    };
     nzip_codec::compress_to_vec(content, &opts).unwrap()
 }
 
@@ -346,12 +350,28 @@ fn build_all() -> Vec<Vector> {
     let png = source("disc-rgba.png");
     // Method 6 (`imgnn`): the same images with the built-in network.
     let nn = "method imgnn (encode_imgnn in vectors.rs)";
-    let ppm_nn = encode_imgnn(&ppm, CoderKind::Range);
-    valid("image-ppm-imgnn6-range", ppm_nn.clone(), &ppm, &format!("gradient.ppm -6, {nn}"));
-    let pgm_nn = encode_imgnn(&pgm, CoderKind::Ans);
-    valid("image-pgm16-imgnn6-ans", pgm_nn, &pgm, &format!("ramp-1000.pgm -6 --coder ans, {nn}"));
-    let ppm_nn9 = encode_imgnn9(&ppm);
-    valid("image-ppm-imgnn9-range", ppm_nn9, &ppm, &format!("gradient.ppm -9 (img-mlp-q), {nn}"));
+    let ppm_nn = encode_imgnn(&ppm, CoderKind::Range, 6, "img-mlp-p");
+    valid(
+        "image-ppm-imgnn6-range",
+        ppm_nn.clone(),
+        &ppm,
+        &format!("gradient.ppm -6 --model img-mlp-p, {nn}"),
+    );
+    let pgm_nn = encode_imgnn(&pgm, CoderKind::Ans, 6, "img-mlp-p");
+    valid(
+        "image-pgm16-imgnn6-ans",
+        pgm_nn,
+        &pgm,
+        &format!("ramp-1000.pgm -6 --coder ans --model img-mlp-p, {nn}"),
+    );
+    let ppm_nn9 = encode_imgnn(&ppm, CoderKind::Range, 9, "img-mlp-q");
+    valid("image-ppm-imgnn9-range", ppm_nn9, &ppm, &format!("gradient.ppm -9 --model img-mlp-q, {nn}"));
+    // The networks that levels 2-6 and 7-9 mix in now.
+    for (level, net) in [(6, nzip_codec::IMAGE_NET), (9, nzip_codec::IMAGE_NET_WIDE)] {
+        let packed = encode_imgnn(&ppm, CoderKind::Range, level, net);
+        let name = format!("image-ppm-imgnn{level}-{net}-range");
+        valid(&name, packed, &ppm, &format!("gradient.ppm -{level} --model {net}, {nn}"));
+    }
     v.push(Vector {
         name: "valid/image-png-rgba-img6-ans.nz".into(),
         bytes: encode_img(&png, CoderKind::Ans),
@@ -360,9 +380,9 @@ fn build_all() -> Vec<Vector> {
     });
     v.push(Vector {
         name: "valid/image-png-rgba-imgnn6-range.nz".into(),
-        bytes: encode_imgnn(&png, CoderKind::Range),
+        bytes: encode_imgnn(&png, CoderKind::Range, 6, "img-mlp-p"),
         expect: Expect::Image(samples_of(&png)),
-        made_from: format!("disc-rgba.png -6, {nn}"),
+        made_from: format!("disc-rgba.png -6 --model img-mlp-p, {nn}"),
     });
 
     let image_head = |medium: Medium, method: Method, chunk_size: u32| Header {

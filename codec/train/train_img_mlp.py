@@ -7,8 +7,10 @@ Input: decision records written by `cargo run --release --example img_records`
 §7.12, the node number, the bit, the probability the adaptive model gave it).
 The network maps the features to one logit per node; it is trained with binary
 cross-entropy on the records, then quantised to int8 weights, int32 biases and
-power-of-two scales, and the integer network (exactly the Rust arithmetic) is
-evaluated on the held-out records before the package is written.
+power-of-two scales (optionally followed by `--qat N` epochs of quantisation-aware
+fine-tuning, the integer network emulated in float with straight-through
+gradients), and the integer network (exactly the Rust arithmetic) is evaluated
+on the held-out records before the package is written.
 
     python3 codec/train/train_img_mlp.py --train /tmp/img-train.bin \
         --dev /tmp/img-dev.bin --hidden 32 --out codec/weights/img-mlp-p.safetensors
@@ -87,40 +89,71 @@ def mixed(bit, p, lg):
         return float(torch.nn.functional.binary_cross_entropy_with_logits(f @ w, y, reduction="sum")) / np.log(2)
 
 
-def quantise(net, x_sample):
-    """Integer parameters: int8 weights with one power-of-two scale per layer,
-    int32 biases, and the right shifts of spec §7.12."""
-    W1 = net.l1.weight.detach().double().numpy()
-    b1 = net.l1.bias.detach().double().numpy()
-    W2 = net.l2.weight.detach().double().numpy()
-    b2 = net.l2.bias.detach().double().numpy()
-    Wo = net.out.weight.detach().double().numpy()
-    bo = net.out.bias.detach().double().numpy()
+def scales(net, x_sample):
+    """The power-of-two scales of spec §7.12's integer network: weights of each
+    layer ×2^k (k1, k2, ko: the largest that keeps them within int8) and hidden
+    activations ×2^m (m1, m2: 127 covers their 99.99th percentile)."""
 
     def wscale(w):
-        return int(np.floor(np.log2(127.0 / np.abs(w).max())))
+        return int(np.floor(np.log2(127.0 / w.detach().abs().max().item())))
 
     with torch.no_grad():
         xs = torch.from_numpy(x_sample).float() / 64.0
         h1 = torch.relu(net.l1(xs)).numpy()
         h2 = net.hidden(xs).numpy()
 
-    def ascale(h):  # activations: int8 0..127 covering the 99.99th percentile
+    def ascale(h):
         return int(np.floor(np.log2(127.0 / max(np.quantile(h, 0.9999), 1e-3))))
 
-    k1, k2, ko = wscale(W1), wscale(W2), wscale(Wo)
-    m1, m2 = ascale(h1), ascale(h2)
+    return wscale(net.l1.weight), wscale(net.l2.weight), wscale(net.out.weight), ascale(h1), ascale(h2)
+
+
+def quantise(net, sc):
+    """Integer parameters at scales `sc` (see `scales`): int8 weights, int32
+    biases, and the right shifts of spec §7.12."""
+    k1, k2, ko, m1, m2 = sc
     s1, s2, so = k1 + 6 - m1, k2 + m1 - m2, ko + m2 - 8
     assert min(s1, s2, so) >= 0, (s1, s2, so)
+
+    def w8(w, k):
+        return np.clip(np.round(w.detach().double().numpy() * 2.0**k), -127, 127).astype(np.int8)
+
+    def b32(b, k):
+        return np.round(b.detach().double().numpy() * 2.0**k).astype(np.int32)
+
     q = {
-        "w1": np.round(W1 * 2.0**k1).astype(np.int8),
-        "b1": np.round(b1 * 2.0 ** (k1 + 6)).astype(np.int32),
-        "w2": np.round(W2 * 2.0**k2).astype(np.int8),
-        "b2": np.round(b2 * 2.0 ** (k2 + m1)).astype(np.int32),
-        "wo": np.round(Wo * 2.0**ko).astype(np.int8),
-        "bo": np.round(bo * 2.0 ** (ko + m2)).astype(np.int32),
+        "w1": w8(net.l1.weight, k1),
+        "b1": b32(net.l1.bias, k1 + 6),
+        "w2": w8(net.l2.weight, k2),
+        "b2": b32(net.l2.bias, k2 + m1),
+        "wo": w8(net.out.weight, ko),
+        "bo": b32(net.out.bias, ko + m2),
     }
     return q, {"s1": s1, "s2": s2, "so": so}
+
+
+def ste(x, f):
+    """`f(x)` forward, the identity backward (straight-through estimator)."""
+    return x + (f(x) - x).detach()
+
+
+def qforward(net, x, node, sc):
+    """The integer network of spec §7.12 emulated in float, with
+    straight-through gradients: for quantisation-aware fine-tuning. `x` is
+    the features / 64; returns the logit (nats) that `int_logits` / 256 gives."""
+    k1, k2, ko, m1, m2 = sc
+
+    def qw(w, k):
+        return torch.clamp(ste(w * 2.0**k, torch.round), -127, 127) / 2.0**k
+
+    def qb(b, k):
+        return ste(b * 2.0**k, torch.round) / 2.0**k
+
+    h1 = torch.clamp(ste((x @ qw(net.l1.weight, k1).T + qb(net.l1.bias, k1 + 6)) * 2.0**m1, torch.floor), 0, 127) / 2.0**m1
+    h2 = torch.clamp(ste((h1 @ qw(net.l2.weight, k2).T + qb(net.l2.bias, k2 + m1)) * 2.0**m2, torch.floor), 0, 127) / 2.0**m2
+    wo, bo = qw(net.out.weight, ko)[node], qb(net.out.bias, ko + m2)[node]
+    o = (h2 * wo).sum(1) + bo
+    return torch.clamp(ste(o * 256.0, torch.floor), -2047, 2047) / 256.0
 
 
 def int_logits(q, sh, x, node):
@@ -152,6 +185,9 @@ def main():
         help="train the network as a correction to the adaptive model's logit "
         "(loss on stretch(p) + network) instead of on its own",
     )
+    ap.add_argument("--float-out", help="also save the float network (torch state dict) here")
+    ap.add_argument("--from-float", help="skip training: quantise this saved float network")
+    ap.add_argument("--qat", type=int, default=0, help="epochs of quantisation-aware fine-tuning after training")
     a = ap.parse_args()
     H = a.hidden
     torch.manual_seed(a.seed)
@@ -166,7 +202,9 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     bce = torch.nn.BCEWithLogitsLoss()
     base = bits(dbit, dp)
-    for ep in range(a.epochs):
+    if a.from_float:
+        net.load_state_dict(torch.load(a.from_float))
+    for ep in range(0 if a.from_float else a.epochs):
         t = time.time()
         perm = torch.randperm(len(Y))
         for i in range(0, len(Y), 2048):
@@ -189,12 +227,41 @@ def main():
             f"mixed {mixed(dbit, dp, lg) / base:.4f} of the adaptive model",
             flush=True,
         )
-    q, sh = quantise(net, x[:2_000_000])
-    il = np.concatenate([int_logits(q, sh, dx[i : i + 1000000], dnode[i : i + 1000000]) for i in range(0, len(dnode), 1000000)]) / 256.0
-    print(
-        f"integer network: {bits(dbit, 1 / (1 + np.exp(-il))) / base:.4f}, mixed {mixed(dbit, dp, il) / base:.4f} "
-        "of the adaptive model on held-out records"
-    )
+    if a.float_out:
+        torch.save(net.state_dict(), a.float_out)
+    sc = scales(net, x[:2_000_000])
+
+    def report(what):
+        q, sh = quantise(net, sc)
+        il = np.concatenate([int_logits(q, sh, dx[i : i + 1000000], dnode[i : i + 1000000]) for i in range(0, len(dnode), 1000000)]) / 256.0
+        with torch.no_grad():  # the float emulation agrees (but for float rounding at floor boundaries)
+            em = qforward(net.double(), torch.from_numpy(dx[:100000]).double() / 64.0, torch.from_numpy(dnode[:100000]), sc)
+            net.float()
+        agree = float(np.mean(np.abs(em.numpy() - il[:100000]) < 1.5 / 256))
+        print(
+            f"{what}: {bits(dbit, 1 / (1 + np.exp(-il))) / base:.4f}, mixed {mixed(dbit, dp, il) / base:.4f} "
+            f"of the adaptive model on held-out records (float emulation within 1/256 on {agree:.2%})",
+            flush=True,
+        )
+        return q, sh
+
+    q, sh = report("integer network")
+    if a.qat:
+        # Quantisation-aware fine-tuning at the scales just chosen: the float
+        # weights learn to do well once rounded (straight-through gradients).
+        opt = torch.optim.Adam(net.parameters(), lr=2e-4)
+        for ep in range(a.qat):
+            t = time.time()
+            perm = torch.randperm(len(Y))
+            for i in range(0, len(Y), 2048):
+                j = perm[i : i + 2048]
+                loss = bce(S[j] + qforward(net, X[j].float() / 64.0, Nd[j], sc), Y[j])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            for g in opt.param_groups:
+                g["lr"] *= 0.5
+            q, sh = report(f"quantisation-aware epoch {ep} ({time.time() - t:.0f} s), integer network")
     # A check vector: the integer logits of the first held-out records for every node.
     meta = {
         "arch": "img-mlp-v1",

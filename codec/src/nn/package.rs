@@ -339,12 +339,14 @@ include!(concat!(env!("OUT_DIR"), "/priors.rs"));
 /// The language models' packages, held as they are.
 const BYTE_GRU_S: &[u8] = include_bytes!("../../weights/byte-gru-s.safetensors");
 const BYTE_GRU_M: &[u8] = include_bytes!("../../weights/byte-gru-m.safetensors");
-/// The image network's package.
+/// The image network's package (levels 2-6 until img-mlp-r).
 const IMG_MLP_P: &[u8] = include_bytes!("../../weights/img-mlp-p.safetensors");
-/// The wider image network's package (levels 7-9).
+/// The wider image network's package (levels 7-9 until img-mlp-s).
 const IMG_MLP_Q: &[u8] = include_bytes!("../../weights/img-mlp-q.safetensors");
+/// The image network of levels 2-6, retrained on every train-split photo.
+const IMG_MLP_R: &[u8] = include_bytes!("../../weights/img-mlp-r.safetensors");
 
-static BUILTINS: [Builtin; 5] = [
+static BUILTINS: [Builtin; 6] = [
     Builtin::new(
         "byte-gru-s",
         "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
@@ -374,7 +376,7 @@ static BUILTINS: [Builtin; 5] = [
     ),
     Builtin::new(
         "img-mlp-p",
-        "image network (48 features, two hidden layers of 32, int8) that img frames mix in (method imgnn)",
+        "image network (48 features, two hidden layers of 32, int8) that -2..-6 mixed into img frames before img-mlp-r (method imgnn)",
         BuiltinKind::ImgNet,
         "img-mlp-p.safetensors",
         IMG_MLP_P,
@@ -389,6 +391,15 @@ static BUILTINS: [Builtin; 5] = [
         IMG_MLP_Q,
         IMG_MLP_Q.len(),
         "76410110b638d97e13ef6152717089ccd8d02b5f8e731b1c280d2d95bfdde95e",
+    ),
+    Builtin::new(
+        "img-mlp-r",
+        "image network (48 features, two hidden layers of 32, int8; every train photo, native ones in full) that -2..-6 mix into img frames (method imgnn)",
+        BuiltinKind::ImgNet,
+        "img-mlp-r.safetensors",
+        IMG_MLP_R,
+        IMG_MLP_R.len(),
+        "92dc7ed8f951e32611116731c8258d8e0a4cc6000a2ae0e6efb18c45b536f4f7",
     ),
 ];
 

@@ -4,6 +4,23 @@
 
 use super::tables::{squash_const, RECIP, STATE_P22};
 
+/// Asks the processor to bring the cache line holding `r` closer, so that a
+/// read of it a little later does not wait on memory. A hint only: it reads
+/// and changes nothing, so no result depends on it.
+#[inline(always)]
+pub fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: `_mm_prefetch` (SSE, part of the x86-64 baseline) never faults
+    // and never dereferences its argument, here a valid reference anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
 /// Maps a small context (typically a bit-history state) to a probability that
 /// adapts to the bits actually seen in that context.
 ///
@@ -37,6 +54,12 @@ impl StateMap {
     #[inline]
     pub fn update(&mut self, cx: usize, y: u32) {
         self.t[cx] = adapt(self.t[cx], y, self.limit);
+    }
+
+    /// [`prefetch`] the entry of context `cx` (below the map's size).
+    #[inline]
+    pub fn prefetch(&self, cx: usize) {
+        prefetch(&self.t[cx]);
     }
 }
 

@@ -125,14 +125,15 @@ pub fn encode<E: BitEncode>(
 }
 
 /// The network's training records for one stripe (spec/MODELS.md §7.12): 52
-/// bytes per binary decision of about a quarter of the sub-pixels, chosen by
-/// their position. For `codec/examples/img_records.rs`.
+/// bytes per binary decision of about one in `2^keep_log2` sub-pixels (at
+/// most 63; 0: all of them), chosen by their position. For
+/// `codec/examples/img_records.rs`.
 ///
 /// # Errors
 ///
 /// As [`encode`].
 #[doc(hidden)]
-pub fn training_records(stripe: &Stripe, samples: &[u8]) -> Result<Vec<u8>, EntropyError> {
+pub fn training_records(stripe: &Stripe, samples: &[u8], keep_log2: u32) -> Result<Vec<u8>, EntropyError> {
     if stripe.bytes() != Some(samples.len())
         || stripe.width == 0
         || stripe.width > MAX_WIDTH
@@ -140,7 +141,7 @@ pub fn training_records(stripe: &Stripe, samples: &[u8]) -> Result<Vec<u8>, Entr
     {
         return Err(EntropyError::InvalidModel("stripe samples do not match its shape"));
     }
-    model::records(stripe, samples)
+    model::records(stripe, samples, keep_log2.min(63))
 }
 
 /// Decode one stripe coded by [`encode`] with the same shape, level and

@@ -7,7 +7,7 @@ use super::transform::{Layout, Transform};
 use super::Stripe;
 use crate::entropy::binary::{BitDecode, BitEncode};
 use crate::entropy::EntropyError;
-use crate::models::cm::adaptive::{HistoryMap, StateMap};
+use crate::models::cm::adaptive::{prefetch, HistoryMap, StateMap};
 use crate::models::cm::hash::mix;
 use crate::models::cm::mixer::Mixer;
 use crate::models::cm::tables::{squash, stretch, NEXT};
@@ -217,6 +217,8 @@ pub(crate) struct Model<'a> {
     /// Training records (features, node, bit, probability) of sampled
     /// sub-pixels, when collecting them ([`records`]).
     records: Option<Vec<u8>>,
+    /// Records one in `2^keep_log2` sub-pixels (0: all).
+    keep_log2: u32,
     /// The current sample's features, and whether it is recorded.
     feat: [i8; FEATURES],
     recorded: bool,
@@ -270,6 +272,7 @@ impl<'a> Model<'a> {
             net,
             hid: [0; super::net::MAX_HIDDEN],
             records: None,
+            keep_log2: 2,
             feat: [0; FEATURES],
             recorded: false,
             cost: [[0.0; 4]; 4],
@@ -588,13 +591,25 @@ impl<'a> Model<'a> {
         for (b, &h) in self.hbase.iter_mut().zip(&self.hraw) {
             *b = (h >> hshift) as usize & !(HSLOTS - 1);
         }
+        // The sample's decisions read these lines of the tables: ask for them
+        // now, so that memory works while the features and the network are
+        // computed (a hint; nothing changes).
+        for (t, &b) in self.t.iter().zip(&self.base) {
+            t.prefetch(b);
+            t.prefetch(b + 16);
+        }
+        for (h, &b) in self.h.iter().zip(&self.hbase) {
+            prefetch(&h[b]);
+        }
         self.sel0 = c * NODES;
         self.sel1 = (c * 16 + qa) * 4;
         self.fin = c * 4;
 
         // The network's features (spec §7.12), for the network or for a
         // training record.
-        self.recorded = self.records.is_some() && mix((y as u64) << 32 | x as u64, c as u64 + 99) >> 62 == 0;
+        self.recorded = self.records.is_some()
+            && (self.keep_log2 == 0
+                || mix((y as u64) << 32 | x as u64, c as u64 + 99) >> (64 - self.keep_log2) == 0);
         if self.net.is_some() || self.recorded {
             let sh = self.dsh;
             let q = |v: i32| slog(v >> sh);
@@ -834,10 +849,11 @@ pub(crate) fn encode<E: BitEncode>(
 /// quarter of the sub-pixels (chosen by a hash of the position), each binary
 /// decision as the 48 int8 features, the node, the bit and the 16-bit
 /// probability of the model without a network (52 bytes).
-pub(crate) fn records(s: &Stripe, samples: &[u8]) -> Result<Vec<u8>, EntropyError> {
+pub(crate) fn records(s: &Stripe, samples: &[u8], keep_log2: u32) -> Result<Vec<u8>, EntropyError> {
     let (transform, hash) = choose(s, samples, None);
     let mut m = Model::new(s, transform, hash, None);
     m.records = Some(Vec::new());
+    m.keep_log2 = keep_log2;
     let mut enc = crate::entropy::binary::RangeBitEncoder::new();
     m.run(&mut EncIo(&mut enc), Some(samples), &mut Vec::new())?;
     Ok(m.records.take().unwrap_or_default())

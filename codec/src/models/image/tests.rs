@@ -163,3 +163,24 @@ fn noisy_stripes_choose_small_hashed_tables() {
     roundtrip(&s, 6, &synth(&s, 2, 3));
     roundtrip(&g, 6, &synth(&g, 2, 3));
 }
+
+#[test]
+fn training_records_sample_the_sub_pixels_asked_for() {
+    let s = Stripe { width: 40, rows: 30, color: ColorType::Rgb, maxval: 255 };
+    let samples = synth(&s, 0, 3);
+    let all = training_records(&s, &samples, 0).unwrap();
+    let quarter = training_records(&s, &samples, 2).unwrap();
+    assert_eq!((all.len() % 52, quarter.len() % 52), (0, 0));
+    // Every sub-pixel makes at least one decision (zero or not); about a
+    // quarter of them are kept at keep_log2 = 2.
+    let (n_all, n_quarter) = (all.len() / 52, quarter.len() / 52);
+    assert!(n_all >= samples.len(), "{n_all} records for {} sub-pixels", samples.len());
+    assert!(n_quarter * 6 > n_all && n_quarter * 3 < n_all, "{n_quarter} of {n_all}");
+    for r in all.chunks_exact(52) {
+        assert!(usize::from(r[48]) < 64 && r[49] <= 1, "node {} bit {}", r[48], r[49]);
+    }
+    // The records are a property of the image alone.
+    assert_eq!(training_records(&s, &samples, 0).unwrap(), all);
+    // Samples that do not fill the stripe are refused.
+    assert!(training_records(&s, &samples[1..], 0).is_err());
+}
