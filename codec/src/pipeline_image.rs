@@ -36,7 +36,9 @@ pub const STRIPE_PIXELS: u64 = 1 << 19;
 /// Images of at least this many pixels get an even number of stripes (at
 /// least two), so that two cores share every image above a thumbnail evenly
 /// (on the train split's native photos: 1.5× faster decoding on 2 cores for
-/// +0.3% bytes).
+/// +0.3% bytes). Smaller images keep one stripe: cutting the train split's 15
+/// images of 2^15 samples to 2^17 pixels in two as well cost them 1.2%
+/// (`imgtune -s`, 2026-11-24).
 pub const TWO_STRIPE_PIXELS: u64 = 1 << 17;
 
 /// The cm level that codes the restore blob (metadata).
@@ -48,8 +50,8 @@ pub const IMAGE_NET: &str = "img-mlp-r";
 
 /// The built-in network of the slowest levels, from [`WIDE_NET_LEVEL`]: two
 /// hidden layers of 64 units, about 0.4% smaller and 13% slower to decode
-/// (spec/MODELS.md §7.12).
-pub const IMAGE_NET_WIDE: &str = "img-mlp-q";
+/// (measured with img-mlp-q against img-mlp-p, spec/MODELS.md §7.12).
+pub const IMAGE_NET_WIDE: &str = "img-mlp-s";
 
 /// The first level that mixes in [`IMAGE_NET_WIDE`].
 pub const WIDE_NET_LEVEL: u8 = 7;

@@ -345,8 +345,10 @@ const IMG_MLP_P: &[u8] = include_bytes!("../../weights/img-mlp-p.safetensors");
 const IMG_MLP_Q: &[u8] = include_bytes!("../../weights/img-mlp-q.safetensors");
 /// The image network of levels 2-6, retrained on every train-split photo.
 const IMG_MLP_R: &[u8] = include_bytes!("../../weights/img-mlp-r.safetensors");
+/// The wider image network of levels 7-9, retrained on every train-split photo.
+const IMG_MLP_S: &[u8] = include_bytes!("../../weights/img-mlp-s.safetensors");
 
-static BUILTINS: [Builtin; 6] = [
+static BUILTINS: [Builtin; 7] = [
     Builtin::new(
         "byte-gru-s",
         "byte-level GRU language model (H=128, int8), trained on the corpus train split (text)",
@@ -385,7 +387,7 @@ static BUILTINS: [Builtin; 6] = [
     ),
     Builtin::new(
         "img-mlp-q",
-        "image network (48 features, two hidden layers of 64, int8) that -7..-9 mix into img frames (method imgnn)",
+        "image network (48 features, two hidden layers of 64, int8) that -7..-9 mixed into img frames before img-mlp-s (method imgnn)",
         BuiltinKind::ImgNet,
         "img-mlp-q.safetensors",
         IMG_MLP_Q,
@@ -400,6 +402,15 @@ static BUILTINS: [Builtin; 6] = [
         IMG_MLP_R,
         IMG_MLP_R.len(),
         "92dc7ed8f951e32611116731c8258d8e0a4cc6000a2ae0e6efb18c45b536f4f7",
+    ),
+    Builtin::new(
+        "img-mlp-s",
+        "image network (48 features, two hidden layers of 64, int8; every train photo, native ones in full) that -7..-9 mix into img frames (method imgnn)",
+        BuiltinKind::ImgNet,
+        "img-mlp-s.safetensors",
+        IMG_MLP_S,
+        IMG_MLP_S.len(),
+        "1e3c404ec1e721bac46f16d5464a760a837fcabbfb6ef8f2a72639b65777bf4b",
     ),
 ];
 
