@@ -214,11 +214,10 @@ pub(crate) struct Model<'a> {
     net: Option<&'a ImgNet>,
     /// The network's hidden activations for the current sample.
     hid: Hidden,
-    /// Training records (features, node, bit, probability) of sampled
-    /// sub-pixels, when collecting them ([`records`]).
-    records: Option<Vec<u8>>,
-    /// Records one in `2^keep_log2` sub-pixels (0: all).
-    keep_log2: u32,
+    /// When collecting training records ([`records`]): `k`, to record one
+    /// in `2^k` sub-pixels (0: all), and the records (features, node, bit,
+    /// probability) so far.
+    records: Option<(u32, Vec<u8>)>,
     /// The current sample's features, and whether it is recorded.
     feat: [i8; FEATURES],
     recorded: bool,
@@ -272,7 +271,6 @@ impl<'a> Model<'a> {
             net,
             hid: [0; super::net::MAX_HIDDEN],
             records: None,
-            keep_log2: 2,
             feat: [0; FEATURES],
             recorded: false,
             cost: [[0.0; 4]; 4],
@@ -607,9 +605,10 @@ impl<'a> Model<'a> {
 
         // The network's features (spec §7.12), for the network or for a
         // training record.
-        self.recorded = self.records.is_some()
-            && (self.keep_log2 == 0
-                || mix((y as u64) << 32 | x as u64, c as u64 + 99) >> (64 - self.keep_log2) == 0);
+        self.recorded = match self.records {
+            Some((k, _)) => k == 0 || mix((y as u64) << 32 | x as u64, c as u64 + 99) >> (64 - k) == 0,
+            None => false,
+        };
         if self.net.is_some() || self.recorded {
             let sh = self.dsh;
             let q = |v: i32| slog(v >> sh);
@@ -775,7 +774,7 @@ impl<'a> Model<'a> {
         let p = pm.clamp(1, 65535) as u16;
         let b = io.bit(bit, p)?;
         if self.recorded {
-            if let Some(rec) = &mut self.records {
+            if let Some((_, rec)) = &mut self.records {
                 rec.extend(self.feat.iter().map(|&f| f as u8));
                 rec.extend_from_slice(&[node as u8, u8::from(b)]);
                 rec.extend_from_slice(&p.to_le_bytes());
@@ -845,18 +844,18 @@ pub(crate) fn encode<E: BitEncode>(
     Model::new(s, transform, hash, net).run(&mut io, Some(samples), &mut Vec::new())
 }
 
-/// Training records of the network (spec §7.12) for stripe `s`: for about a
-/// quarter of the sub-pixels (chosen by a hash of the position), each binary
+/// Training records of the network (spec §7.12) for stripe `s`: for about one
+/// in `2^keep_log2` of the sub-pixels (chosen by a hash of the position; all
+/// of them when it is 0), each binary
 /// decision as the 48 int8 features, the node, the bit and the 16-bit
 /// probability of the model without a network (52 bytes).
 pub(crate) fn records(s: &Stripe, samples: &[u8], keep_log2: u32) -> Result<Vec<u8>, EntropyError> {
     let (transform, hash) = choose(s, samples, None);
     let mut m = Model::new(s, transform, hash, None);
-    m.records = Some(Vec::new());
-    m.keep_log2 = keep_log2;
+    m.records = Some((keep_log2, Vec::new()));
     let mut enc = crate::entropy::binary::RangeBitEncoder::new();
     m.run(&mut EncIo(&mut enc), Some(samples), &mut Vec::new())?;
-    Ok(m.records.take().unwrap_or_default())
+    Ok(m.records.take().map(|(_, r)| r).unwrap_or_default())
 }
 
 /// Decode stripe `s`, appending its samples to `out`.
