@@ -39,7 +39,7 @@ pub use pipeline::{
     compress, compress_to_vec, decompress, decompress_to_vec, default_chunk_size, list, CompressOptions,
     DecompressOptions, FrameSummary, Progress, Stats,
 };
-pub use pipeline_image::{image_net_for_level, IMAGE_NET, IMAGE_NET_WIDE};
+pub use pipeline_image::{image_net_for_level, image_nets_for_level, IMAGE_NET, IMAGE_NET_WIDE};
 
 use std::fmt;
 

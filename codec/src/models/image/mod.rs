@@ -124,6 +124,19 @@ pub fn encode<E: BitEncode>(
     model::encode(stripe, samples, net, enc)
 }
 
+/// The encoder's choice among learned networks for a whole image (shape
+/// `image`, every row of it; spec/MODELS.md §7.11): the index in `nets` of
+/// the network with which a sample of the image's rows codes smallest, the
+/// first on a tie; 0 when the samples do not match the shape. It compares
+/// coded byte counts only, so it is the same on every machine.
+pub fn choose_network(image: &Stripe, samples: &[u8], nets: &[&ImgNet]) -> usize {
+    if image.bytes() != Some(samples.len()) || image.width == 0 || image.width > MAX_WIDTH || image.rows == 0
+    {
+        return 0;
+    }
+    model::choose_net(image, samples, nets)
+}
+
 /// The network's training records for one stripe (spec/MODELS.md §7.12): 52
 /// bytes per binary decision of about one in `2^keep_log2` sub-pixels (at
 /// most 63; 0: all of them), chosen by their position. For

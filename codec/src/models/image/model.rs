@@ -181,6 +181,10 @@ const N_INPUTS: usize = NT + NH + 1;
 /// blocks of `TRIAL_BLOCK` rows spread over the stripe.
 const TRIAL_ROWS: usize = 32;
 const TRIAL_BLOCK: usize = 8;
+/// Blocks of `TRIAL_BLOCK` rows, spread over the whole image, on which the
+/// encoder tries each candidate network: on the train split's photos 16 rows
+/// chose as well as 32 or 64 (spec §7.11).
+const NET_TRIAL_BLOCKS: usize = 2;
 
 /// Taps of the NLMS predictor: twelve neighbours and two per reference plane.
 const LMS_TAPS: usize = 18;
@@ -893,17 +897,14 @@ fn header<IO: BitIo>(
     Ok((transform, two_bits(hash)?))
 }
 
-/// The encoder's choices for a stripe (spec §7.11): the colour transform that
-/// codes a sample of the stripe's rows smallest, and the hash code: small
-/// hashed tables (faster) when that sample costs more than
-/// [`PHOTO_QUARTER_BITS`]/4 bits per sample (photographs, where exact contexts
-/// gain little), else the largest. Compares coded byte counts only, so the choice
-/// is the same on every machine.
-pub(super) fn choose(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (Transform, u32) {
+/// The rows of a stripe that the encoder's trials code (spec §7.11): all of
+/// them when there are at most `blocks · TRIAL_BLOCK`, else `blocks` blocks of
+/// [`TRIAL_BLOCK`] rows spread evenly over the stripe, as one stripe.
+fn trial_rows(s: &Stripe, samples: &[u8], blocks: usize) -> (Stripe, Vec<u8>) {
     let rows = s.rows as usize;
     let row_bytes = samples.len() / rows.max(1);
-    let blocks = TRIAL_ROWS / TRIAL_BLOCK;
-    let sub: Vec<u8> = if rows <= TRIAL_ROWS {
+    let blocks = blocks.max(2);
+    let sub: Vec<u8> = if rows <= blocks * TRIAL_BLOCK {
         samples.to_vec()
     } else {
         (0..blocks)
@@ -913,21 +914,66 @@ pub(super) fn choose(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (Trans
             })
             .collect()
     };
-    let shape = Stripe { rows: (sub.len() / row_bytes.max(1)) as u32, ..*s };
+    (Stripe { rows: (sub.len() / row_bytes.max(1)) as u32, ..*s }, sub)
+}
+
+/// Bytes that `samples` (of shape `s`) code to under `transform` with `net`
+/// and the largest hashed tables; `usize::MAX` if they do not code.
+fn trial(s: &Stripe, samples: &[u8], transform: Transform, net: Option<&ImgNet>) -> usize {
+    let mut m = Model::new(s, transform, 0, net);
+    let mut enc = crate::entropy::binary::RangeBitEncoder::new();
+    match m.run(&mut EncIo(&mut enc), Some(samples), &mut Vec::new()) {
+        Ok(()) => enc.num_bytes(),
+        Err(_) => usize::MAX,
+    }
+}
+
+/// The colour transform that codes `samples` (of shape `s`) smallest with
+/// `net`, and the bytes it took; the first of [`Transform::ALL`] on a tie.
+fn best_transform(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (usize, Transform) {
     let rgb = Layout::new(s.color, s.maxval, Transform::None).rgb;
     let candidates: &[Transform] = if rgb { &Transform::ALL } else { &[Transform::None] };
     let mut best = (usize::MAX, Transform::None);
     for &t in candidates {
-        let mut m = Model::new(&shape, t, 0, net);
-        let mut enc = crate::entropy::binary::RangeBitEncoder::new();
-        if m.run(&mut EncIo(&mut enc), Some(&sub), &mut Vec::new()).is_ok() && enc.num_bytes() < best.0 {
-            best = (enc.num_bytes(), t);
+        let bytes = trial(s, samples, t, net);
+        if bytes < best.0 {
+            best = (bytes, t);
         }
     }
+    best
+}
+
+/// The encoder's choices for a stripe (spec §7.11): the colour transform that
+/// codes a sample of the stripe's rows smallest, and the hash code: small
+/// hashed tables (faster) when that sample costs more than
+/// [`PHOTO_QUARTER_BITS`]/4 bits per sample (photographs, where exact contexts
+/// gain little), else the largest. Compares coded byte counts only, so the choice
+/// is the same on every machine.
+pub(super) fn choose(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (Transform, u32) {
+    let (shape, sub) = trial_rows(s, samples, TRIAL_ROWS / TRIAL_BLOCK);
+    let best = best_transform(&shape, &sub, net);
     let trial_samples = (shape.width as usize)
         .saturating_mul(shape.rows as usize)
         .saturating_mul(usize::from(s.color.channels()));
     let quarter_bits = best.0.saturating_mul(32);
     let hash = if quarter_bits > trial_samples.saturating_mul(PHOTO_QUARTER_BITS) { 2 } else { 0 };
     (best.1, hash)
+}
+
+/// The encoder's choice of network for a whole image (spec §7.11): the index
+/// of the network in `nets` that codes a sample of the image's rows
+/// smallest (the first on a tie). The colour transform is the one that suits
+/// the first network; the others are tried with it alone.
+pub(super) fn choose_net(s: &Stripe, samples: &[u8], nets: &[&ImgNet]) -> usize {
+    let Some((&first, rest)) = nets.split_first() else { return 0 };
+    let (shape, sub) = trial_rows(s, samples, NET_TRIAL_BLOCKS);
+    let (mut best, transform) = best_transform(&shape, &sub, Some(first));
+    let mut pick = 0;
+    for (i, &net) in rest.iter().enumerate() {
+        let bytes = trial(&shape, &sub, transform, Some(net));
+        if bytes < best {
+            (best, pick) = (bytes, i + 1);
+        }
+    }
+    pick
 }

@@ -184,3 +184,21 @@ fn training_records_sample_the_sub_pixels_asked_for() {
     // Samples that do not fill the stripe are refused.
     assert!(training_records(&s, &samples[1..], 0).is_err());
 }
+
+/// The encoder's network choice compares the candidates' trial bytes: the
+/// same network wins whatever the order it is offered in (so the second
+/// candidate can win), a tie keeps the first, and samples that do not fill
+/// the shape keep the first.
+#[test]
+fn the_network_that_codes_the_trial_smallest_is_chosen() {
+    let by_name = |n: &str| crate::nn::package::find_by_name(n).unwrap().img_net().unwrap();
+    let (r, p) = (by_name(crate::pipeline_image::IMAGE_NET), by_name("img-mlp-p"));
+    // A smooth noisy image wide enough that the two networks' trials differ.
+    let g = Stripe { width: 256, rows: 80, color: ColorType::Gray, maxval: 255 };
+    let samples = synth(&g, 0, 5);
+    let a = choose_network(&g, &samples, &[&r, &p]);
+    let b = choose_network(&g, &samples, &[&p, &r]);
+    assert_eq!(a + b, 1, "{a} then {b}");
+    assert_eq!(choose_network(&g, &samples, &[&p, &p]), 0);
+    assert_eq!(choose_network(&g, &samples[1..], &[&p, &r]), 0);
+}
