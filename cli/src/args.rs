@@ -148,7 +148,8 @@ pub struct Cli {
 
     /// Use a built-in learned model (`nzip -vV` lists them): a language model codes
     /// every input instead of context mixing; an image network (img-mlp-*) codes
-    /// PNG/PNM inputs in place of the level's; the file records the model's content hash
+    /// PNG/PNM inputs instead of the one the level would choose; the file records
+    /// the model's content hash
     #[arg(long, value_name = "NAME", help_heading = "Compression")]
     pub model: Option<String>,
 
@@ -377,10 +378,10 @@ pub fn version_text(verbose: bool) -> String {
         nzip_format::VERSION_MINOR
     );
     if verbose {
-        s.push_str(&format!("coders: range, ans\nmethods: cm2 (context mixing with a pretrained prior), cmlm (cm2 mixed with a learned language model: -9 on text), cm (context mixing, decode), lm (learned model), img (predictive image model: -1 on images), imgnn (img with a learned network: {} at -2..-6, the wider {} at -7..-9; --model names another), stored\n\
+        s.push_str(&format!("coders: range, ans\nmethods: cm2 (context mixing with a pretrained prior), cmlm (cm2 mixed with a learned language model: -9 on text), cm (context mixing, decode), lm (learned model), img (predictive image model: -1 on images), imgnn (img with a learned network, chosen per image: {} at -2..-6, the wider {} at -7..-9; --model names one), stored\n\
              media: bytes, image (PNG, PGM/PPM/PAM)\n",
-            nzip_codec::IMAGE_NET,
-            nzip_codec::IMAGE_NET_WIDE
+            nzip_codec::image_nets_for_level(6).join(" or "),
+            nzip_codec::image_nets_for_level(9).join(" or ")
         ));
         s.push_str("built-in models (--model NAME; files name them by SHA-256):\n");
         for m in nzip_codec::nn::package::builtins() {

@@ -366,7 +366,8 @@ fn build_all() -> Vec<Vector> {
     );
     let ppm_nn9 = encode_imgnn(&ppm, CoderKind::Range, 9, "img-mlp-q");
     valid("image-ppm-imgnn9-range", ppm_nn9, &ppm, &format!("gradient.ppm -9 --model img-mlp-q, {nn}"));
-    // The networks that levels 2-6 and 7-9 mix in now.
+    // The first networks that levels 2-6 and 7-9 try (the encoder may choose
+    // img-mlp-p or img-mlp-q instead, whose files are above).
     for (level, net) in [(6, nzip_codec::IMAGE_NET), (9, nzip_codec::IMAGE_NET_WIDE)] {
         let packed = encode_imgnn(&ppm, CoderKind::Range, level, net);
         let name = format!("image-ppm-imgnn{level}-{net}-range");
