@@ -161,6 +161,13 @@ pub(crate) fn compress_image<W: Write>(
     let wanted = opts
         .image_net
         .unwrap_or(opts.model.is_some() || (opts.level >= 2 && img.samples.len() >= NET_MIN_SAMPLES));
+    // The shape of some whole rows of the image.
+    let shape = |raw: &[u8]| model::Stripe {
+        width: img.width,
+        rows: (raw.len() as u64 / row_bytes) as u32,
+        color: img.color,
+        maxval: img.maxval,
+    };
     // A network asked for by name, else the level's candidates, which the
     // encoder tries on a sample of the image's rows (spec/MODELS.md §7.11).
     let names: &[&str] = match opts.model.as_deref() {
@@ -177,10 +184,8 @@ pub(crate) fn compress_image<W: Write>(
     let net = match nets.len() {
         0 | 1 => nets.pop(),
         _ => {
-            let image =
-                model::Stripe { width: img.width, rows: img.height, color: img.color, maxval: img.maxval };
             let candidates: Vec<&ImgNet> = nets.iter().map(|(_, n)| &**n).collect();
-            let pick = model::choose_network(&image, &img.samples, &candidates);
+            let pick = model::choose_network(&shape(&img.samples), &img.samples, &candidates);
             Some(nets.swap_remove(pick.min(nets.len() - 1)))
         }
     };
@@ -201,12 +206,6 @@ pub(crate) fn compress_image<W: Write>(
     let workers = Workers::new(opts.threads)?;
     let stripe_bytes = info.chunk_bytes() as usize;
     let stripes: Vec<&[u8]> = img.samples.chunks(stripe_bytes).collect();
-    let shape = |raw: &[u8]| model::Stripe {
-        width: img.width,
-        rows: (raw.len() as u64 / row_bytes) as u32,
-        color: img.color,
-        maxval: img.maxval,
-    };
     let coded = workers
         .map(&stripes, |raw| encode_stripe(raw, &shape(raw), &header, net.as_ref().map(|(_, n)| &**n)));
     let mut frame = Vec::new();

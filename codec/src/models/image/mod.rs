@@ -79,6 +79,12 @@ impl Stripe {
         }
     }
 
+    /// Whether `samples` are exactly this stripe's, and the shape is one the
+    /// model codes (at least one row, 1..=[`MAX_WIDTH`] pixels wide).
+    fn holds(&self, samples: &[u8]) -> bool {
+        self.bytes() == Some(samples.len()) && self.width != 0 && self.width <= MAX_WIDTH && self.rows != 0
+    }
+
     /// Bytes of the stripe's samples, if it fits in `usize`.
     pub fn bytes(&self) -> Option<usize> {
         (self.width as usize)
@@ -104,12 +110,7 @@ pub fn encode<E: BitEncode>(
     net: Option<&ImgNet>,
     enc: &mut E,
 ) -> Result<(), EntropyError> {
-    if stripe.bytes() != Some(samples.len())
-        || stripe.width == 0
-        || stripe.width > MAX_WIDTH
-        || stripe.rows == 0
-        || stripe.maxval == 0
-    {
+    if !stripe.holds(samples) || stripe.maxval == 0 {
         return Err(EntropyError::InvalidModel("stripe samples do not match its shape"));
     }
     let above = if stripe.maxval < 256 {
@@ -130,8 +131,7 @@ pub fn encode<E: BitEncode>(
 /// first on a tie; 0 when the samples do not match the shape. It compares
 /// coded byte counts only, so it is the same on every machine.
 pub fn choose_network(image: &Stripe, samples: &[u8], nets: &[&ImgNet]) -> usize {
-    if image.bytes() != Some(samples.len()) || image.width == 0 || image.width > MAX_WIDTH || image.rows == 0
-    {
+    if !image.holds(samples) {
         return 0;
     }
     model::choose_net(image, samples, nets)
@@ -147,11 +147,7 @@ pub fn choose_network(image: &Stripe, samples: &[u8], nets: &[&ImgNet]) -> usize
 /// As [`encode`].
 #[doc(hidden)]
 pub fn training_records(stripe: &Stripe, samples: &[u8], keep_log2: u32) -> Result<Vec<u8>, EntropyError> {
-    if stripe.bytes() != Some(samples.len())
-        || stripe.width == 0
-        || stripe.width > MAX_WIDTH
-        || stripe.rows == 0
-    {
+    if !stripe.holds(samples) {
         return Err(EntropyError::InvalidModel("stripe samples do not match its shape"));
     }
     model::records(stripe, samples, keep_log2.min(63))
