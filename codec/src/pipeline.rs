@@ -337,7 +337,7 @@ fn compress_bytes<R: Read, W: Write>(
     // trial above chose (the prior's level with the prior, or this level).
     if let (Some(_), None, true) = (text, &opts.model, opts.level == cm::MAX_LEVEL) {
         if let Some(lm) = package::find_by_name(TEXT_LM) {
-            header.method = Method::ContextMixingLm;
+            header.method = Method::ContextMixingLm2;
             header.model = Some(cmlm_model_ref(lm, header_prior(&header)));
             codec = ChunkCodec::for_header(&header, &opts.backend)?;
             first_coded = None;
@@ -410,8 +410,9 @@ enum ChunkCodec {
     Cm { level: u8, coder: Coder, v2: bool, prior: Option<Arc<Prior>> },
     /// The `lm` method with its model.
     Lm { model: Arc<GruLm>, backend: Backend },
-    /// The `cmlm` method: `cm2` at `level` (from `prior`, if any) mixed with `lm`.
-    CmLm { level: u8, coder: Coder, prior: Option<Arc<Prior>>, lm: Arc<GruLm>, backend: Backend },
+    /// The `cmlm` method (`adapt: false`) or `cmlm2` (`adapt: true`): `cm2` at
+    /// `level` (from `prior`, if any) mixed with `lm`.
+    CmLm { level: u8, coder: Coder, prior: Option<Arc<Prior>>, lm: Arc<GruLm>, backend: Backend, adapt: bool },
     /// An image frame (`img`, or `imgnn` with its network), which
     /// `pipeline_image` codes stripe by stripe.
     Image { net: Option<Arc<ImgNet>> },
@@ -444,7 +445,7 @@ fn decode_bits<M: cm::BitModel>(m: M, coder: Coder, data: &[u8], len: usize) -> 
     Some(out)
 }
 
-/// The language model that the top level mixes into text (`cmlm`).
+/// The language model that the top level mixes into text (`cmlm2`).
 pub const TEXT_LM: &str = "byte-gru-m";
 
 /// The built-in prior a `cm2` header names, if any.
@@ -469,7 +470,7 @@ fn builtin_by_id(m: &format::ModelRef, id: &[u8]) -> Result<&'static package::Bu
     }
 }
 
-/// The header's model reference of a `cmlm` frame (spec/FORMAT.md §4.5): the
+/// The header's model reference of a `cmlm` or `cmlm2` frame (spec/FORMAT.md §4.5): the
 /// language model's id, then the prior's id if there is one.
 fn cmlm_model_ref(lm: &package::Builtin, prior: Option<&package::Builtin>) -> format::ModelRef {
     let mut r = lm.model_ref();
@@ -483,12 +484,16 @@ fn cmlm_model_ref(lm: &package::Builtin, prior: Option<&package::Builtin>) -> fo
 impl ChunkCodec {
     /// Resolves the header's method, or explains why this build cannot.
     fn for_header(header: &Header, backend: &Backend) -> Result<Self> {
-        // The built-in model the header names; for `cmlm`, the language model
+        // The built-in model the header names; for `cmlm` and `cmlm2`, the language model
         // (`lm`) and the prior that may follow its id (`builtin`).
         let (lm, builtin) = match &header.model {
-            Some(m) if header.method == Method::ContextMixingLm => {
+            Some(m) if matches!(header.method, Method::ContextMixingLm | Method::ContextMixingLm2) => {
                 if m.id.len() != 32 && m.id.len() != 64 {
-                    return unsupported(format!("a cmlm model id of {} bytes (32 or 64)", m.id.len()));
+                    return unsupported(format!(
+                        "a {} model id of {} bytes (32 or 64)",
+                        header.method,
+                        m.id.len()
+                    ));
                 }
                 let (lm_id, prior_id) = m.id.split_at(32);
                 let prior = match prior_id.is_empty() {
@@ -551,15 +556,16 @@ impl ChunkCodec {
                 }
                 Ok(ChunkCodec::Lm { model, backend: backend.clone() })
             }
-            (Method::ContextMixingLm, prior) => match (lm, prior) {
+            (method @ (Method::ContextMixingLm | Method::ContextMixingLm2), prior) => match (lm, prior) {
                 (Some(l), p)
                     if l.kind == BuiltinKind::GruLm && p.is_none_or(|b| b.kind == BuiltinKind::CmPrior) =>
                 {
                     let prior = cm_checked(p.map(|b| b.cm_prior()).transpose()?)?;
                     let (level, coder, backend) = (header.level, header.coder, backend.clone());
-                    Ok(ChunkCodec::CmLm { level, coder, prior, lm: l.gru()?, backend })
+                    let adapt = method == Method::ContextMixingLm2;
+                    Ok(ChunkCodec::CmLm { level, coder, prior, lm: l.gru()?, backend, adapt })
                 }
-                _ => unsupported("cmlm names a language model, then optionally a cm2 prior".into()),
+                _ => unsupported(format!("{method} names a language model, then optionally a cm2 prior")),
             },
             (Method::ImagePredictive, None) => image(None),
             (Method::ImageNetwork, Some(b)) if b.kind == BuiltinKind::ImgNet => image(Some(b.img_net()?)),
@@ -570,16 +576,18 @@ impl ChunkCodec {
         }
     }
 
-    /// The starting `cmlm` model of a chunk of `len` bytes.
+    /// The starting `cmlm` (or, with `adapt`, `cmlm2`) model of a chunk of
+    /// `len` bytes.
     fn cmlm_model(
         level: u8,
         prior: Option<&Prior>,
         lm: &Arc<GruLm>,
         backend: &Backend,
+        adapt: bool,
         len: usize,
     ) -> Result<CmLm> {
         let cm = cm_model(level, true, prior, len)?;
-        CmLm::new(cm, Arc::clone(lm), backend.clone()).map_err(|e| Error::Model(e.to_string()))
+        CmLm::new(cm, Arc::clone(lm), backend.clone(), adapt).map_err(|e| Error::Model(e.to_string()))
     }
 
     /// Codes one chunk; returns `Stored` (and no data) when the coding would
@@ -593,8 +601,8 @@ impl ChunkCodec {
             ChunkCodec::Lm { model, backend } => {
                 lm::encode(raw, model, backend).map_err(|e| Error::Model(e.to_string()))?
             }
-            ChunkCodec::CmLm { level, coder, prior, lm, backend } => {
-                let mut m = ChunkCodec::cmlm_model(*level, prior.as_deref(), lm, backend, raw.len())?;
+            ChunkCodec::CmLm { level, coder, prior, lm, backend, adapt } => {
+                let mut m = ChunkCodec::cmlm_model(*level, prior.as_deref(), lm, backend, *adapt, raw.len())?;
                 let coded = code_bits(&mut m, *coder, raw);
                 if let Some(e) = m.take_error() {
                     return Err(Error::Model(e.to_string()));
@@ -625,8 +633,9 @@ impl ChunkCodec {
                         let m = cm_model(*level, *v2, prior.as_deref(), len)?;
                         decode_bits(m, *coder, &chunk.data, len).ok_or_else(undecodable)?
                     }
-                    ChunkCodec::CmLm { level, coder, prior, lm, backend } => {
-                        let mut m = ChunkCodec::cmlm_model(*level, prior.as_deref(), lm, backend, len)?;
+                    ChunkCodec::CmLm { level, coder, prior, lm, backend, adapt } => {
+                        let mut m =
+                            ChunkCodec::cmlm_model(*level, prior.as_deref(), lm, backend, *adapt, len)?;
                         let out = decode_bits(&mut m, *coder, &chunk.data, len).ok_or_else(undecodable)?;
                         if let Some(e) = m.take_error() {
                             return Err(Error::Model(e.to_string()));

@@ -75,12 +75,12 @@ fn text_at_level_9_mixes_the_language_model() {
     let text = text_sample();
     let frame_with = |data: &[u8], threads: usize, chunk: u32| frame(data, 9, threads, chunk);
     let (one, h) = frame_with(&text, 1, 4096);
-    assert_eq!(h.method, format::Method::ContextMixingLm);
+    assert_eq!(h.method, format::Method::ContextMixingLm2);
     // A short text keeps the level-6 prior under the language model.
     assert_eq!(h.level, 6);
     assert_eq!(h.model.as_ref().map(|m| m.id.len()), Some(64));
     let (two, _) = frame_with(&text, 2, 4096);
-    assert!(one == two, "-T2 differs from -T1 with cmlm");
+    assert!(one == two, "-T2 differs from -T1 with cmlm2");
     // The language model pays: smaller than -6 (cm2 with the same prior).
     let six = nzip_codec::compress_to_vec(&text, &opts(6, CoderKind::Range, 1, Some(4096))).unwrap();
     assert!(one.len() < six.len(), "cmlm {} vs cm2 {}", one.len(), six.len());

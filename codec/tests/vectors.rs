@@ -109,7 +109,6 @@ fn encode_imgnn(content: &[u8], coder: CoderKind, level: u8, net: &str) -> Vec<u
 /// built here as nzip 0.1 before `cm2` wrote it, so that the committed
 /// vectors keep pinning the `cm` model's coded bytes.
 fn legacy_cm(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>) -> Vec<u8> {
-    use nzip_codec::entropy::{AnsBitEncoder, RangeBitEncoder};
     use nzip_codec::models::cm;
     let chunk_size = chunk_size.unwrap_or_else(|| nzip_codec::default_chunk_size(level));
     let header = Header {
@@ -125,17 +124,50 @@ fn legacy_cm(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32
         content_size: Some(content.len() as u64),
         model: None,
     };
+    write_frame(header, content, |raw| cm::Model::new(level, raw.len() as u64))
+}
+
+/// A frame of method 5 (`cmlm`, whose language model does not adapt), which
+/// nzip 0.1 wrote at level 9 before `cmlm2`: the header of nzip's level-9
+/// frame of `content` (a short text: level 6 with the prior) with method 5,
+/// and every chunk coded by `cmlm`.
+fn legacy_cmlm(content: &[u8], coder: CoderKind) -> Vec<u8> {
+    use nzip_codec::models::cmlm::CmLm;
+    use nzip_codec::nn::{package, Backend};
+    let mut header = nzip_codec::list(&encode(content, 9, coder, None)[..], &DecompressOptions::default())
+        .unwrap()[0]
+        .header
+        .clone();
+    assert_eq!(header.method, Method::ContextMixingLm2);
+    header.method = Method::ContextMixingLm;
+    let prior = package::cm_prior_for_level(header.level).unwrap().cm_prior().unwrap();
+    let lm = package::find_by_name("byte-gru-m").unwrap().gru().unwrap();
+    write_frame(header, content, |raw| {
+        CmLm::new(prior.model(raw.len() as u64).unwrap(), lm.clone(), Backend::Cpu, false).unwrap()
+    })
+}
+
+/// A frame with `header` whose chunks are coded bit by bit, each from the
+/// model `model` makes for it (stored where that is not smaller).
+fn write_frame<M: nzip_codec::models::cm::BitModel>(
+    header: Header,
+    content: &[u8],
+    model: impl Fn(&[u8]) -> M,
+) -> Vec<u8> {
+    use nzip_codec::entropy::{AnsBitEncoder, RangeBitEncoder};
+    use nzip_codec::models::cm;
+    let (coder, chunk_size) = (header.coder, header.chunk_size as usize);
     let mut w = format::Writer::new(Vec::new(), header).unwrap();
-    for raw in content.chunks(chunk_size as usize) {
+    for raw in content.chunks(chunk_size) {
         let coded = match coder {
-            CoderKind::Range => {
-                let mut e = RangeBitEncoder::new();
-                cm::encode(raw, level, &mut e);
+            Coder::Ans => {
+                let mut e = AnsBitEncoder::new();
+                cm::encode_with(model(raw), raw, &mut e);
                 e.finish()
             }
-            CoderKind::Ans => {
-                let mut e = AnsBitEncoder::new();
-                cm::encode(raw, level, &mut e);
+            _ => {
+                let mut e = RangeBitEncoder::new();
+                cm::encode_with(model(raw), raw, &mut e);
                 e.finish()
             }
         };
@@ -291,9 +323,23 @@ fn build_all() -> Vec<Vector> {
     );
     valid("hello-cm2-1-range", encode(&hello, 1, CoderKind::Range, None), &hello, "hello.txt -1");
     valid("hello-cm2-5-range", encode(&hello, 5, CoderKind::Range, None), &hello, "hello.txt -5");
-    // Level 9 mixes the language model into text (method 5, `cmlm`).
-    valid("hello-cmlm-9-range", encode(&hello, 9, CoderKind::Range, None), &hello, "hello.txt -9");
-    valid("hello-cmlm-9-ans", encode(&hello, 9, CoderKind::Ans, None), &hello, "hello.txt -9 --coder ans");
+    // Level 9 mixes the adapting language model into text (method 7, `cmlm2`).
+    valid("hello-cmlm2-9-range", encode(&hello, 9, CoderKind::Range, None), &hello, "hello.txt -9");
+    valid("hello-cmlm2-9-ans", encode(&hello, 9, CoderKind::Ans, None), &hello, "hello.txt -9 --coder ans");
+    // Method 5 (`cmlm`), which level 9 wrote before `cmlm2`.
+    let legacy = "method 5 (cmlm) of the -9 frame, see legacy_cmlm in vectors.rs";
+    valid(
+        "hello-cmlm-9-range",
+        legacy_cmlm(&hello, CoderKind::Range),
+        &hello,
+        &format!("hello.txt, {legacy}"),
+    );
+    valid(
+        "hello-cmlm-9-ans",
+        legacy_cmlm(&hello, CoderKind::Ans),
+        &hello,
+        &format!("hello.txt --coder ans, {legacy}"),
+    );
     valid("empty-cm2-6", encode(b"", 6, CoderKind::Range, None), b"", "(empty) -6");
     // A leading NUL byte: not text-like, so no prior (the models of levels 6
     // and 9 on their own).
@@ -456,6 +502,9 @@ fn build_all() -> Vec<Vector> {
     // (its model id must start with a language model's).
     bad("cmlm-without-model", with_payload(&hello6, tag::HEAD, |p| p[2] = 5), "Malformed");
     bad("cmlm-with-a-prior-only", with_payload(&hello_cm2, tag::HEAD, |p| p[2] = 5), "Unsupported");
+    // The same for cmlm2 (7).
+    bad("cmlm2-without-model", with_payload(&hello6, tag::HEAD, |p| p[2] = 7), "Malformed");
+    bad("cmlm2-with-a-prior-only", with_payload(&hello_cm2, tag::HEAD, |p| p[2] = 7), "Unsupported");
     // cm2 with the level-6 prior in a level-5 frame.
     bad("prior-level-mismatch", with_payload(&hello_cm2, tag::HEAD, |p| p[3] = 5), "Unsupported");
     bad("unknown-coder", with_payload(&hello6, tag::HEAD, |p| p[4] = 9), "Unsupported");

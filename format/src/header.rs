@@ -87,6 +87,10 @@ pub enum Method {
     /// logit of a pretrained integer network over the sub-pixel's causal
     /// features. The header's model id is the network's id.
     ImageNetwork,
+    /// `cmlm` with an adapting language model ("cmlm2", spec/MODELS.md §8.1):
+    /// an integer correction of the language model's output layer learns
+    /// from every coded byte. The header's models are as for `cmlm`.
+    ContextMixingLm2,
 }
 
 impl Method {
@@ -100,6 +104,7 @@ impl Method {
             Method::ContextMixing2 => 4,
             Method::ContextMixingLm => 5,
             Method::ImageNetwork => 6,
+            Method::ContextMixingLm2 => 7,
         }
     }
 
@@ -112,8 +117,9 @@ impl Method {
             4 => Ok(Method::ContextMixing2),
             5 => Ok(Method::ContextMixingLm),
             6 => Ok(Method::ImageNetwork),
+            7 => Ok(Method::ContextMixingLm2),
             other => Err(Error::Unsupported(format!(
-                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2, 5 = cmlm, 6 = imgnn); a newer nzip may decode it"
+                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2, 5 = cmlm, 6 = imgnn, 7 = cmlm2); a newer nzip may decode it"
             ))),
         }
     }
@@ -128,6 +134,7 @@ impl Method {
             Method::ContextMixing2 => "cm2",
             Method::ContextMixingLm => "cmlm",
             Method::ImageNetwork => "imgnn",
+            Method::ContextMixingLm2 => "cmlm2",
         }
     }
 }
@@ -223,13 +230,21 @@ impl Header {
             Method::Stored if self.level != 0 => {
                 return Err(Error::InvalidInput("stored method has level 0"))
             }
-            Method::ContextMixing | Method::ContextMixing2 | Method::NeuralLm | Method::ContextMixingLm
+            Method::ContextMixing
+            | Method::ContextMixing2
+            | Method::NeuralLm
+            | Method::ContextMixingLm
+            | Method::ContextMixingLm2
                 if !(1..=9).contains(&self.level) =>
             {
-                return Err(Error::InvalidInput("cm, cm2, lm and cmlm levels must be in 1..=9"))
+                return Err(Error::InvalidInput("cm, cm2, lm, cmlm and cmlm2 levels must be in 1..=9"))
             }
-            Method::NeuralLm | Method::ContextMixingLm | Method::ImageNetwork if self.model.is_none() => {
-                return Err(Error::InvalidInput("the lm, cmlm and imgnn methods need a model reference"))
+            Method::NeuralLm | Method::ContextMixingLm | Method::ContextMixingLm2 | Method::ImageNetwork
+                if self.model.is_none() =>
+            {
+                return Err(Error::InvalidInput(
+                    "the lm, cmlm, cmlm2 and imgnn methods need a model reference",
+                ))
             }
             Method::ImagePredictive | Method::ImageNetwork if !(1..=9).contains(&self.level) => {
                 return Err(Error::InvalidInput("img and imgnn levels must be in 1..=9"))
@@ -242,7 +257,11 @@ impl Header {
             }
             (
                 Medium::Image,
-                Method::ContextMixing | Method::ContextMixing2 | Method::NeuralLm | Method::ContextMixingLm,
+                Method::ContextMixing
+                | Method::ContextMixing2
+                | Method::NeuralLm
+                | Method::ContextMixingLm
+                | Method::ContextMixingLm2,
             ) => return Err(Error::InvalidInput("image frames use the img, imgnn or stored method")),
             _ => {}
         }

@@ -1,4 +1,4 @@
-//! # Context mixing with a language model (`cmlm`, spec/MODELS.md §8)
+//! # Context mixing with a language model (`cmlm` and `cmlm2`, spec/MODELS.md §8)
 //!
 //! The `cm2` model (with its prior, if the frame names one) and a learned byte
 //! language model ([`GruLm`], one lane from the zero state per chunk) predict
@@ -13,6 +13,11 @@
 //! spec/MODELS.md §4.3 at precision 24) gives the probability of each bit as
 //! the mass of the bytes that continue the partial byte with a 1 over the mass
 //! of all that continue it: integer division, then the `cm` stretch table.
+//!
+//! `cmlm2` (spec/MODELS.md §8.1) adds an [`OutputAdapter`]: a linear
+//! correction of the language model's logits from its hidden state, learned
+//! by integer gradient steps on every coded byte, so that the model adapts to
+//! the file in hand.
 
 use std::sync::Arc;
 
@@ -46,22 +51,26 @@ pub struct CmLm {
     cdf: Vec<u32>,
     mixer: Mixer,
     apm: Apm,
+    /// The online correction of the language model's output layer, if used.
+    adapt: Option<OutputAdapter>,
     /// The first error of the language model's engine, if any (the chunk then fails).
     error: Option<NnError>,
 }
 
 impl CmLm {
     /// The model of a chunk: `cm` is the chunk's starting `cm2` model, `lm` a
-    /// byte language model (vocabulary 256).
+    /// byte language model (vocabulary 256); with `adapt`, the language
+    /// model adapts as it codes (`cmlm2`, spec/MODELS.md §8.1), else `cmlm`.
     ///
     /// # Errors
     ///
     /// [`NnError::Package`] if `lm` is not a byte model; errors of the backend.
-    pub fn new(cm: Model, lm: Arc<GruLm>, backend: Backend) -> Result<Self, NnError> {
+    pub fn new(cm: Model, lm: Arc<GruLm>, backend: Backend, adapt: bool) -> Result<Self, NnError> {
         if lm.vocab() != 256 {
             return Err(NnError::Package("cmlm needs a byte language model (vocabulary 256)".into()));
         }
         let state = lm.start(&backend, 1)?;
+        let lm_hidden = lm.hidden();
         let mut mixer = Mixer::new(INPUTS, &[SETS], 1, MIXER_LR, MIXER_LR);
         let w: Vec<i32> = (0..INPUTS * SETS).map(|i| if i % INPUTS == 0 { 1 << 16 } else { 0 }).collect();
         // Same length, every weight within the limit: cannot fail.
@@ -77,6 +86,7 @@ impl CmLm {
             cdf: vec![0; 257],
             mixer,
             apm: Apm::new(1 << 16, APM_RATE),
+            adapt: adapt.then(|| OutputAdapter::new(lm_hidden)),
             error: None,
         };
         m.byte_distribution();
@@ -86,6 +96,9 @@ impl CmLm {
     /// The language model's CDF for the next byte, from its current state.
     fn byte_distribution(&mut self) {
         self.lm.logits(&self.state, 0, &mut self.logits);
+        if let Some(a) = &self.adapt {
+            a.correct(&self.state.hidden8()[..a.hidden], &mut self.logits);
+        }
         if let Err(e) = logits_to_cdf::<PRECISION>(&self.logits, &mut self.weights, &mut self.cdf) {
             // Cannot happen with 256 logits and buffers of 256 and 257.
             self.error.get_or_insert(NnError::Shape(e.to_string()));
@@ -140,6 +153,9 @@ impl BitModel for CmLm {
         if self.cm.partial_byte().1 == 0 {
             // The byte is complete: the language model reads it.
             let c = u32::from(self.cm.last_byte());
+            if let Some(a) = &mut self.adapt {
+                a.learn(&self.state.hidden8()[..a.hidden], &self.cdf, c as usize);
+            }
             if let Err(e) = self.lm.step(&self.backend, &mut self.state, &[c]) {
                 self.error.get_or_insert(e);
             }
@@ -148,5 +164,125 @@ impl BitModel for CmLm {
     }
 }
 
+/// An online linear correction of a byte language model's logits from its
+/// hidden state `h8` (spec/MODELS.md §8.1, "dynamic evaluation" of the output
+/// layer): `logit[s] += (Σ_k b[s][k]·h8[k]) >> 12` with `b = a >> 8`, and
+/// after every byte one step of integer gradient descent on the byte's code
+/// length moves `a`.
+#[derive(Debug, Clone)]
+struct OutputAdapter {
+    hidden: usize,
+    /// `[256][hidden]`, the learned weights, within ±`ADAPT_LIMIT`.
+    a: Vec<i32>,
+    /// `a >> 8`, what the correction reads (`i16`, so that its products sum
+    /// exactly in `i32`).
+    b: Vec<i16>,
+}
+
+/// The learning rate: a step is about `3·e·h8 / 2^20` (`e` in 1/2^24).
+const ADAPT_RATE: i64 = 3;
+/// Every weight stays within ±(2^23 − 1), so `a >> 8` fits an `i16`.
+const ADAPT_LIMIT: i32 = (1 << 23) - 1;
+
+impl OutputAdapter {
+    fn new(hidden: usize) -> Self {
+        OutputAdapter { hidden, a: vec![0; 256 * hidden], b: vec![0; 256 * hidden] }
+    }
+
+    /// Adds the correction to `logits` (256) for the hidden state `h8`.
+    fn correct(&self, h8: &[i8], logits: &mut [i32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            #[allow(unsafe_code)]
+            // SAFETY: the processor has AVX2 (checked just above), the only
+            // requirement of `correct_avx2`.
+            return unsafe { correct_avx2(&self.b, self.hidden, h8, logits) };
+        }
+        correct_rows(&self.b, self.hidden, h8, logits);
+    }
+
+    /// One step after byte `x` was coded with the CDF `cdf` (precision 24)
+    /// from hidden state `h8`: with `e_s = freq_s − [s = x]·2^24` and
+    /// `g_s = (3·e_s) >> 8`,
+    /// `a[s][k] = clamp(a[s][k] − ((g_s·h8[k] + 2^11) >> 12), ±(2^23 − 1))` and
+    /// `b[s][k] = a[s][k] >> 8`. A row with `|g_s| < 16` is skipped: each of
+    /// its steps rounds to 0, so the result is the same, only faster.
+    fn learn(&mut self, h8: &[i8], cdf: &[u32], x: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            #[allow(unsafe_code)]
+            // SAFETY: the processor has AVX2 (checked just above), the only
+            // requirement of `learn_avx2`.
+            return unsafe { learn_avx2(&mut self.a, &mut self.b, self.hidden, h8, cdf, x) };
+        }
+        learn_rows(&mut self.a, &mut self.b, self.hidden, h8, cdf, x);
+    }
+}
+
 #[cfg(test)]
 mod tests;
+
+/// The correction of [`OutputAdapter::correct`]: for each of the 256 rows of
+/// `b` (`hidden` wide), `logit += (Σ_k b[k]·h8[k]) >> 12`.
+#[inline(always)]
+fn correct_rows(b: &[i16], hidden: usize, h8: &[i8], logits: &mut [i32]) {
+    for (l, row) in logits.iter_mut().zip(b.chunks_exact(hidden)) {
+        // |b·h8| <= 2^22: blocks of 256 terms sum exactly in i32, in 16
+        // independent lanes (a shape compilers turn into multiply-adds).
+        let mut acc = 0i64;
+        for (w, h) in row.chunks(256).zip(h8.chunks(256)) {
+            let mut lanes = [0i32; 16];
+            let mut wc = w.chunks_exact(16);
+            let mut hc = h.chunks_exact(16);
+            for (w, h) in (&mut wc).zip(&mut hc) {
+                for l in 0..16 {
+                    lanes[l] += i32::from(w[l]) * i32::from(h[l]);
+                }
+            }
+            let mut sum: i32 = lanes.iter().sum();
+            for (&w, &h) in wc.remainder().iter().zip(hc.remainder()) {
+                sum += i32::from(w) * i32::from(h);
+            }
+            acc += i64::from(sum);
+        }
+        *l = l.saturating_add((acc >> 12) as i32);
+    }
+}
+
+/// [`correct_rows`] compiled for AVX2 (the same integer operations, so the
+/// same result).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(unsafe_code)]
+unsafe fn correct_avx2(b: &[i16], hidden: usize, h8: &[i8], logits: &mut [i32]) {
+    correct_rows(b, hidden, h8, logits);
+}
+
+/// The step of [`OutputAdapter::learn`].
+#[inline(always)]
+fn learn_rows(a: &mut [i32], b: &mut [i16], hidden: usize, h8: &[i8], cdf: &[u32], x: usize) {
+    let rows = a.chunks_exact_mut(hidden).zip(b.chunks_exact_mut(hidden));
+    for (s, (ra, rb)) in rows.enumerate() {
+        let f = i64::from(cdf[s + 1].wrapping_sub(cdf[s]));
+        let e = if s == x { f - (1 << PRECISION) } else { f };
+        // |g| < 3·2^16: g·h8 fits i32.
+        let g = ((ADAPT_RATE * e) >> 8) as i32;
+        if g.abs() < 256 {
+            continue;
+        }
+        for ((w, v), &h) in ra.iter_mut().zip(rb.iter_mut()).zip(h8) {
+            let step = (g * i32::from(h) + (1 << 11)) >> 12;
+            *w = (*w - step).clamp(-ADAPT_LIMIT, ADAPT_LIMIT);
+            *v = (*w >> 8) as i16;
+        }
+    }
+}
+
+/// [`learn_rows`] compiled for AVX2 (the same integer operations, so the
+/// same result).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(unsafe_code)]
+unsafe fn learn_avx2(a: &mut [i32], b: &mut [i16], hidden: usize, h8: &[i8], cdf: &[u32], x: usize) {
+    learn_rows(a, b, hidden, h8, cdf, x);
+}

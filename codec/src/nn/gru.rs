@@ -69,6 +69,12 @@ impl GruState {
     pub fn hidden(&self) -> &[i32] {
         &self.h
     }
+
+    /// The hidden state of every lane as the product reads it,
+    /// `sat_i8(round(h / 2^8))` (Q7), `[lanes][H]`.
+    pub fn hidden8(&self) -> &[i8] {
+        &self.h8
+    }
 }
 
 impl GruLm {

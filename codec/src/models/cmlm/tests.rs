@@ -15,7 +15,12 @@ fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn code(data: &[u8], lm: &Arc<GruLm>, backend: &Backend) -> Vec<u8> {
-    let mut m = CmLm::new(Model::new_v2(6, data.len() as u64), Arc::clone(lm), backend.clone()).unwrap();
+    code_with(data, lm, backend, false)
+}
+
+fn code_with(data: &[u8], lm: &Arc<GruLm>, backend: &Backend, adapt: bool) -> Vec<u8> {
+    let mut m =
+        CmLm::new(Model::new_v2(6, data.len() as u64), Arc::clone(lm), backend.clone(), adapt).unwrap();
     let mut enc = RangeBitEncoder::new();
     encode_with(&mut m, data, &mut enc);
     assert!(m.take_error().is_none());
@@ -30,20 +35,147 @@ fn code_cm(data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn round_trips_with_identical_bytes_on_every_backend() {
-    let lm = Arc::new(random_gru(256, 24, 3));
-    for n in [0, 1, 2, 7, 300, 5000] {
-        let data = english(n);
-        let a = code(&data, &lm, &Backend::Scalar);
-        let b = code(&data, &lm, &Backend::Cpu);
-        let c = code(&data, &lm, &Backend::candle_cpu());
-        assert_eq!(a, b, "n={n}");
-        assert_eq!(a, c, "n={n}");
-        let mut m = CmLm::new(Model::new_v2(6, n as u64), Arc::clone(&lm), Backend::Cpu).unwrap();
-        let mut dec = RangeBitDecoder::new(&a).unwrap();
-        let mut out = Vec::new();
-        decode_with(&mut m, n, &mut dec, &mut out).unwrap();
-        assert_eq!(out, data, "n={n}");
+    // Hidden sizes below, at and above one 256-wide block of the adapter's sums.
+    for (hidden, adapt) in [(24, false), (24, true), (256, true), (300, true)] {
+        let lm = Arc::new(random_gru(256, hidden, 3));
+        for n in [0, 1, 2, 7, 300, 5000] {
+            let data = english(n);
+            let a = code_with(&data, &lm, &Backend::Scalar, adapt);
+            let b = code_with(&data, &lm, &Backend::Cpu, adapt);
+            let c = code_with(&data, &lm, &Backend::candle_cpu(), adapt);
+            assert_eq!(a, b, "n={n} H={hidden} adapt={adapt}");
+            assert_eq!(a, c, "n={n} H={hidden} adapt={adapt}");
+            let mut m = CmLm::new(Model::new_v2(6, n as u64), Arc::clone(&lm), Backend::Cpu, adapt).unwrap();
+            let mut dec = RangeBitDecoder::new(&a).unwrap();
+            let mut out = Vec::new();
+            decode_with(&mut m, n, &mut dec, &mut out).unwrap();
+            assert_eq!(out, data, "n={n} H={hidden} adapt={adapt}");
+        }
     }
+}
+
+/// A deterministic `h8` vector of `n` values covering the full `i8` range.
+fn h8_of(n: usize, seed: u64) -> Vec<i8> {
+    let mut rng = crate::nn::train::Rng::new(seed);
+    (0..n).map(|i| if i % 7 == 0 { [-128i8, 127][i % 2] } else { rng.next_u64() as i8 }).collect()
+}
+
+/// A precision-24 CDF with the given frequencies (which sum to 2^24).
+fn cdf_of(freq: &[u32]) -> Vec<u32> {
+    let mut cdf = vec![0u32];
+    for &f in freq {
+        cdf.push(cdf.last().unwrap() + f);
+    }
+    assert_eq!(*cdf.last().unwrap(), 1 << 24);
+    cdf
+}
+
+#[test]
+fn the_adapter_kernels_equal_the_scalar_reference() {
+    // The scalar reference, written out from spec/MODELS.md §8.1.
+    fn reference_learn(a: &mut [i32], hidden: usize, h8: &[i8], cdf: &[u32], x: usize) {
+        for s in 0..256 {
+            let f = i64::from(cdf[s + 1] - cdf[s]);
+            let e = if s == x { f - (1 << 24) } else { f };
+            let g = (3 * e) >> 8;
+            if g.abs() < 256 {
+                continue;
+            }
+            for k in 0..hidden {
+                let step = (g * i64::from(h8[k]) + 2048) >> 12;
+                let w = &mut a[s * hidden + k];
+                *w = (i64::from(*w) - step).clamp(-(1 << 23) + 1, (1 << 23) - 1) as i32;
+            }
+        }
+    }
+    fn reference_correct(a: &[i32], hidden: usize, h8: &[i8], logits: &mut [i32]) {
+        for s in 0..256 {
+            let acc: i64 = (0..hidden).map(|k| i64::from(a[s * hidden + k] >> 8) * i64::from(h8[k])).sum();
+            logits[s] = logits[s].saturating_add((acc >> 12) as i32);
+        }
+    }
+    for hidden in [8, 256, 300, 1024] {
+        let mut ad = OutputAdapter::new(hidden);
+        let mut a = vec![0i32; 256 * hidden];
+        let mut rng = crate::nn::train::Rng::new(hidden as u64);
+        for step in 0..40u64 {
+            let h8 = h8_of(hidden, step);
+            // Skewed frequencies, one of them dominant, summing to 2^24;
+            // every 8th step the coded byte is the dominant one.
+            let mut freq: Vec<u32> = (0..256).map(|_| 1 + (rng.next_u64() % 2000) as u32).collect();
+            let top = (rng.next_u64() % 256) as usize;
+            freq[top] += (1 << 24) - freq.iter().sum::<u32>();
+            let cdf = cdf_of(&freq);
+            let x = if step % 8 == 0 { top } else { (rng.next_u64() % 256) as usize };
+            let mut got = [i32::MAX - 5, i32::MIN + 5].repeat(128);
+            let mut want = got.clone();
+            ad.correct(&h8, &mut got);
+            correct_rows(&ad.b, hidden, &h8, &mut want);
+            let mut reference = [i32::MAX - 5, i32::MIN + 5].repeat(128);
+            reference_correct(&a, hidden, &h8, &mut reference);
+            assert_eq!(got, want, "correct, H={hidden} step {step}");
+            assert_eq!(got, reference, "correct against the reference, H={hidden} step {step}");
+            ad.learn(&h8, &cdf, x);
+            reference_learn(&mut a, hidden, &h8, &cdf, x);
+            assert_eq!(ad.a, a, "learn, H={hidden} step {step}");
+            assert!(ad.a.iter().zip(&ad.b).all(|(&w, &v)| i32::from(v) == w >> 8));
+        }
+        let mut portable = OutputAdapter::new(hidden);
+        for step in 0..10u64 {
+            let h8 = h8_of(hidden, step);
+            let mut freq = vec![1u32; 256];
+            freq[3] += (1 << 24) - 256;
+            learn_rows(&mut portable.a, &mut portable.b, hidden, &h8, &cdf_of(&freq), (step % 5) as usize);
+        }
+        let mut dispatched = OutputAdapter::new(hidden);
+        for step in 0..10u64 {
+            let h8 = h8_of(hidden, step);
+            let mut freq = vec![1u32; 256];
+            freq[3] += (1 << 24) - 256;
+            dispatched.learn(&h8, &cdf_of(&freq), (step % 5) as usize);
+        }
+        assert_eq!(portable.a, dispatched.a, "learn_rows against the dispatched kernel, H={hidden}");
+    }
+}
+
+#[test]
+fn the_adapter_learns_the_coded_byte_and_stays_within_its_limits() {
+    let hidden = 64;
+    let mut ad = OutputAdapter::new(hidden);
+    let h8 = h8_of(hidden, 9);
+    // Uniform prediction; byte 65 keeps coming in the same state.
+    let cdf = cdf_of(&[1 << 16; 256]);
+    let mut logits = vec![0i32; 256];
+    ad.correct(&h8, &mut logits);
+    assert!(logits.iter().all(|&l| l == 0), "a new adapter changes nothing");
+    ad.learn(&h8, &cdf, 65);
+    let mut logits = vec![0i32; 256];
+    ad.correct(&h8, &mut logits);
+    assert!(logits[65] > 0, "the coded byte gains: {}", logits[65]);
+    assert!(logits.iter().enumerate().all(|(s, &l)| s == 65 || l < logits[65]));
+    // Thousands of maximal steps saturate at the limit instead of overflowing.
+    let certain_miss = {
+        let mut f = vec![1u32; 256];
+        f[0] += (1 << 24) - 256;
+        cdf_of(&f)
+    };
+    for _ in 0..5000 {
+        ad.learn(&h8, &certain_miss, 255);
+    }
+    assert!(ad.a.iter().any(|&w| w.abs() == ADAPT_LIMIT));
+    assert!(ad.a.iter().all(|&w| w.abs() <= ADAPT_LIMIT));
+    let mut logits = vec![0i32; 256];
+    ad.correct(&h8, &mut logits);
+    assert!(logits[255] > logits[0]);
+}
+
+#[test]
+fn adapting_helps_the_trained_lm_on_a_long_text() {
+    let lm = package::find_by_name("byte-gru-s").unwrap().gru().unwrap();
+    let text = english(30_000);
+    let (adapted, fixed) =
+        (code_with(&text, &lm, &Backend::Cpu, true).len(), code_with(&text, &lm, &Backend::Cpu, false).len());
+    assert!(adapted < fixed, "cmlm2 {adapted} against cmlm {fixed}");
 }
 
 #[test]
@@ -64,7 +196,7 @@ fn garbage_decodes_without_panic() {
     let lm = Arc::new(random_gru(256, 16, 4));
     for seed in 0..8 {
         let bytes = random_bytes(64, seed);
-        let mut m = CmLm::new(Model::new_v2(6, 500), Arc::clone(&lm), Backend::Cpu).unwrap();
+        let mut m = CmLm::new(Model::new_v2(6, 500), Arc::clone(&lm), Backend::Cpu, false).unwrap();
         if let Ok(mut dec) = RangeBitDecoder::new(&bytes) {
             let mut out = Vec::new();
             let _ = decode_with(&mut m, 500, &mut dec, &mut out);
@@ -75,5 +207,5 @@ fn garbage_decodes_without_panic() {
 #[test]
 fn a_model_that_is_not_a_byte_model_is_refused() {
     let lm = Arc::new(random_gru(16, 8, 1));
-    assert!(CmLm::new(Model::new_v2(6, 10), lm, Backend::Cpu).is_err());
+    assert!(CmLm::new(Model::new_v2(6, 10), lm, Backend::Cpu, false).is_err());
 }
