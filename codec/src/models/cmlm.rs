@@ -30,7 +30,8 @@ use crate::nn::gru::{GruLm, GruState};
 use crate::nn::lut::logits_to_cdf;
 use crate::nn::{Backend, NnError};
 
-/// Inputs of the final mixer: the context model, the language model, a bias.
+/// Inputs of the final mixer: the context model, the language model, a bias
+/// (and, for `cmlm2`, the adapted language model).
 const INPUTS: usize = 3;
 /// Weight sets of the final mixer: one per bit position.
 const SETS: usize = 8;
@@ -70,9 +71,10 @@ impl CmLm {
             return Err(NnError::Package("cmlm needs a byte language model (vocabulary 256)".into()));
         }
         let state = lm.start(&backend, 1)?;
-        let lm_hidden = lm.hidden();
-        let mut mixer = Mixer::new(INPUTS, &[SETS], 1, MIXER_LR, MIXER_LR);
-        let w: Vec<i32> = (0..INPUTS * SETS).map(|i| if i % INPUTS == 0 { 1 << 16 } else { 0 }).collect();
+        let inputs = INPUTS + usize::from(adapt);
+        let adapt = adapt.then(|| OutputAdapter::new(lm.hidden()));
+        let mut mixer = Mixer::new(inputs, &[SETS], 1, MIXER_LR, MIXER_LR);
+        let w: Vec<i32> = (0..inputs * SETS).map(|i| if i % inputs == 0 { 1 << 16 } else { 0 }).collect();
         // Same length, every weight within the limit: cannot fail.
         let ok = mixer.set_weights(&w);
         debug_assert!(ok);
@@ -86,7 +88,7 @@ impl CmLm {
             cdf: vec![0; 257],
             mixer,
             apm: Apm::new(1 << 16, APM_RATE),
-            adapt: adapt.then(|| OutputAdapter::new(lm_hidden)),
+            adapt,
             error: None,
         };
         m.byte_distribution();
@@ -96,12 +98,15 @@ impl CmLm {
     /// The language model's CDF for the next byte, from its current state.
     fn byte_distribution(&mut self) {
         self.lm.logits(&self.state, 0, &mut self.logits);
-        if let Some(a) = &self.adapt {
-            a.correct(&self.state.hidden8()[..a.hidden], &mut self.logits);
+        let mut fine = logits_to_cdf::<PRECISION>(&self.logits, &mut self.weights, &mut self.cdf).is_ok();
+        if let Some(a) = &mut self.adapt {
+            a.logits.copy_from_slice(&self.logits);
+            correct(&a.b, a.hidden, &self.state.hidden8()[..a.hidden], &mut a.logits);
+            fine &= logits_to_cdf::<PRECISION>(&a.logits, &mut self.weights, &mut a.cdf).is_ok();
         }
-        if let Err(e) = logits_to_cdf::<PRECISION>(&self.logits, &mut self.weights, &mut self.cdf) {
+        if !fine {
             // Cannot happen with 256 logits and buffers of 256 and 257.
-            self.error.get_or_insert(NnError::Shape(e.to_string()));
+            self.error.get_or_insert(NnError::Shape("a byte distribution of the wrong size".into()));
         }
     }
 
@@ -111,17 +116,17 @@ impl CmLm {
         self.error.take()
     }
 
-    /// The language model's P(next bit = 1) in 1/4096, in `1..=4095`, for
-    /// the partial byte `c0` of `k` known bits.
+    /// P(next bit = 1) in 1/4096, in `1..=4095`, under the byte distribution
+    /// `cdf` (precision 24), for the partial byte `c0` of `k` known bits.
     #[inline]
-    fn lm_p12(&self, c0: u32, k: u32) -> u32 {
+    fn bit_p12(cdf: &[u32], c0: u32, k: u32) -> u32 {
         let width = 1usize << (8 - k);
         let lo = ((c0 - (1 << k)) as usize) << (8 - k);
         let mid = lo + width / 2;
         // The CDF is non-decreasing with every frequency at least 1, so both
         // masses are positive and below 2^24.
-        let n0 = u64::from(self.cdf[mid].wrapping_sub(self.cdf[lo]));
-        let n1 = u64::from(self.cdf[lo + width].wrapping_sub(self.cdf[mid]));
+        let n0 = u64::from(cdf[mid].wrapping_sub(cdf[lo]));
+        let n1 = u64::from(cdf[lo + width].wrapping_sub(cdf[mid]));
         let total = (n0 + n1).max(1);
         (((n1 << 12) + total / 2) / total).clamp(1, 4095) as u32
     }
@@ -132,11 +137,15 @@ impl BitModel for CmLm {
     fn p(&mut self) -> u16 {
         let (c0, k) = self.cm.partial_byte();
         let xc = stretch(u32::from(self.cm.p()) >> 4);
-        let xl = stretch(self.lm_p12(c0, k));
+        let xl = stretch(Self::bit_p12(&self.cdf, c0, k));
+        let xa = self.adapt.as_ref().map(|a| stretch(Self::bit_p12(&a.cdf, c0, k)));
         let x = self.mixer.inputs_mut();
         x[0] = xc;
         x[1] = xl;
         x[2] = 256;
+        if let Some(xa) = xa {
+            x[3] = xa;
+        }
         self.mixer.select(0, k as usize);
         let logit = self.mixer.mix();
         let p0 = squash(logit);
@@ -154,7 +163,7 @@ impl BitModel for CmLm {
             // The byte is complete: the language model reads it.
             let c = u32::from(self.cm.last_byte());
             if let Some(a) = &mut self.adapt {
-                a.learn(&self.state.hidden8()[..a.hidden], &self.cdf, c as usize);
+                a.learn(&self.state.hidden8()[..a.hidden], c as usize);
             }
             if let Err(e) = self.lm.step(&self.backend, &mut self.state, &[c]) {
                 self.error.get_or_insert(e);
@@ -168,7 +177,7 @@ impl BitModel for CmLm {
 /// hidden state `h8` (spec/MODELS.md §8.1, "dynamic evaluation" of the output
 /// layer): `logit[s] += (Σ_k b[s][k]·h8[k]) >> 12` with `b = a >> 8`, and
 /// after every byte one step of integer gradient descent on the byte's code
-/// length moves `a`.
+/// length under the corrected distribution moves `a`.
 #[derive(Debug, Clone)]
 struct OutputAdapter {
     hidden: usize,
@@ -177,53 +186,67 @@ struct OutputAdapter {
     /// `a >> 8`, what the correction reads (`i16`, so that its products sum
     /// exactly in `i32`).
     b: Vec<i16>,
+    /// The corrected logits and their CDF (precision 24) for the next byte.
+    logits: Vec<i32>,
+    cdf: Vec<u32>,
 }
 
-/// The learning rate: a step is about `3·e·h8 / 2^20` (`e` in 1/2^24).
-const ADAPT_RATE: i64 = 3;
+/// The learning rate: a step is about `16·e·h8 / 2^20` (`e` in 1/2^24).
+const ADAPT_RATE: i64 = 16;
 /// Every weight stays within ±(2^23 − 1), so `a >> 8` fits an `i16`.
 const ADAPT_LIMIT: i32 = (1 << 23) - 1;
 
 impl OutputAdapter {
     fn new(hidden: usize) -> Self {
-        OutputAdapter { hidden, a: vec![0; 256 * hidden], b: vec![0; 256 * hidden] }
-    }
-
-    /// Adds the correction to `logits` (256) for the hidden state `h8`.
-    fn correct(&self, h8: &[i8], logits: &mut [i32]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            #[allow(unsafe_code)]
-            // SAFETY: the processor has AVX2 (checked just above), the only
-            // requirement of `correct_avx2`.
-            return unsafe { correct_avx2(&self.b, self.hidden, h8, logits) };
+        OutputAdapter {
+            hidden,
+            a: vec![0; 256 * hidden],
+            b: vec![0; 256 * hidden],
+            logits: vec![0; 256],
+            cdf: vec![0; 257],
         }
-        correct_rows(&self.b, self.hidden, h8, logits);
     }
 
-    /// One step after byte `x` was coded with the CDF `cdf` (precision 24)
-    /// from hidden state `h8`: with `e_s = freq_s − [s = x]·2^24` and
-    /// `g_s = (3·e_s) >> 8`,
+    /// One step after byte `x` was coded, from the hidden state `h8` and the
+    /// corrected CDF that predicted it: with `e_s = freq_s − [s = x]·2^24`
+    /// and `g_s = (16·e_s) >> 8`,
     /// `a[s][k] = clamp(a[s][k] − ((g_s·h8[k] + 2^11) >> 12), ±(2^23 − 1))` and
-    /// `b[s][k] = a[s][k] >> 8`. A row with `|g_s| < 16` is skipped: each of
-    /// its steps rounds to 0, so the result is the same, only faster.
-    fn learn(&mut self, h8: &[i8], cdf: &[u32], x: usize) {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            #[allow(unsafe_code)]
-            // SAFETY: the processor has AVX2 (checked just above), the only
-            // requirement of `learn_avx2`.
-            return unsafe { learn_avx2(&mut self.a, &mut self.b, self.hidden, h8, cdf, x) };
-        }
-        learn_rows(&mut self.a, &mut self.b, self.hidden, h8, cdf, x);
+    /// `b[s][k] = a[s][k] >> 8`, for the rows with `|g_s| >= 256` (bytes the
+    /// corrected model gave at least about 1/4100, and the coded byte).
+    fn learn(&mut self, h8: &[i8], x: usize) {
+        learn(&mut self.a, &mut self.b, self.hidden, h8, &self.cdf, x);
     }
 }
 
-#[cfg(test)]
-mod tests;
+/// `logits[s] += (Σ_k b[s][k]·h8[k]) >> 12` for the 256 rows of `b`
+/// (`hidden` wide): the AVX2 build of [`correct_rows`] where the processor
+/// has it (the same integer operations, so the same result).
+fn correct(b: &[i16], hidden: usize, h8: &[i8], logits: &mut [i32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[allow(unsafe_code)]
+        // SAFETY: the processor has AVX2 (checked just above), the only
+        // requirement of `correct_avx2`.
+        return unsafe { correct_avx2(b, hidden, h8, logits) };
+    }
+    correct_rows(b, hidden, h8, logits);
+}
 
-/// The correction of [`OutputAdapter::correct`]: for each of the 256 rows of
-/// `b` (`hidden` wide), `logit += (Σ_k b[k]·h8[k]) >> 12`.
+/// The step of [`OutputAdapter::learn`]: the AVX2 build of [`learn_rows`]
+/// where the processor has it (the same result).
+fn learn(a: &mut [i32], b: &mut [i16], hidden: usize, h8: &[i8], cdf: &[u32], x: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[allow(unsafe_code)]
+        // SAFETY: the processor has AVX2 (checked just above), the only
+        // requirement of `learn_avx2`.
+        return unsafe { learn_avx2(a, b, hidden, h8, cdf, x) };
+    }
+    learn_rows(a, b, hidden, h8, cdf, x);
+}
+
+/// The correction of [`correct`], portable: for each of the 256 rows of `b`
+/// (`hidden` wide), `logit += (Σ_k b[k]·h8[k]) >> 12`.
 #[inline(always)]
 fn correct_rows(b: &[i16], hidden: usize, h8: &[i8], logits: &mut [i32]) {
     for (l, row) in logits.iter_mut().zip(b.chunks_exact(hidden)) {
@@ -258,14 +281,14 @@ unsafe fn correct_avx2(b: &[i16], hidden: usize, h8: &[i8], logits: &mut [i32]) 
     correct_rows(b, hidden, h8, logits);
 }
 
-/// The step of [`OutputAdapter::learn`].
+/// The step of [`OutputAdapter::learn`], portable.
 #[inline(always)]
 fn learn_rows(a: &mut [i32], b: &mut [i16], hidden: usize, h8: &[i8], cdf: &[u32], x: usize) {
     let rows = a.chunks_exact_mut(hidden).zip(b.chunks_exact_mut(hidden));
     for (s, (ra, rb)) in rows.enumerate() {
         let f = i64::from(cdf[s + 1].wrapping_sub(cdf[s]));
         let e = if s == x { f - (1 << PRECISION) } else { f };
-        // |g| < 3·2^16: g·h8 fits i32.
+        // |g| <= 16·2^16: g·h8 fits i32.
         let g = ((ADAPT_RATE * e) >> 8) as i32;
         if g.abs() < 256 {
             continue;
@@ -286,3 +309,6 @@ fn learn_rows(a: &mut [i32], b: &mut [i16], hidden: usize, h8: &[i8], cdf: &[u32
 unsafe fn learn_avx2(a: &mut [i32], b: &mut [i16], hidden: usize, h8: &[i8], cdf: &[u32], x: usize) {
     learn_rows(a, b, hidden, h8, cdf, x);
 }
+
+#[cfg(test)]
+mod tests;
