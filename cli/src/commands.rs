@@ -447,8 +447,10 @@ fn list_one(settings: &Settings, input: &Input) -> Result<Vec<FrameSummary>, Fai
     nzip_codec::list(source.reader, &decompress_opts(settings)?).map_err(|e| Failure::from_codec(&e))
 }
 
-/// The header of `nzip -l`; the method column fits "cm2 -6 range text-prior-6".
-const LIST_HEADER: &str = "  compressed      original    ratio  chunks  stored  method                      \
+/// The header of `nzip -l`; the method column fits
+/// "cmlm2 -6 range byte-gru-m+text-prior-6".
+const LIST_HEADER: &str =
+    "  compressed      original    ratio  chunks  stored  method                                  \
      checksum (xxh64)  name";
 
 fn list_row(
@@ -461,7 +463,7 @@ fn list_row(
     name: &str,
 ) -> String {
     format!(
-        "{compressed:>12}  {original:>12}  {:>7}  {chunks:>6}  {stored:>6}  {method:<26}  {sum:<16}  {name}",
+        "{compressed:>12}  {original:>12}  {:>7}  {chunks:>6}  {stored:>6}  {method:<38}  {sum:<16}  {name}",
         ratio_text(ratio(compressed, original))
     )
 }
@@ -605,11 +607,13 @@ mod tests {
 
     #[test]
     fn list_rows_line_up() {
-        let row = list_row(120, 1000, 1, 0, "cm2 -6 range text-prior-6", "0123456789abcdef", "a.nz");
-        assert_eq!(row.find("cm2 -6"), LIST_HEADER.find("method"));
-        assert_eq!(row.find("0123"), LIST_HEADER.find("checksum"));
-        assert_eq!(row.find("a.nz"), LIST_HEADER.find("name"));
-        assert!(row.contains("12.00%"));
+        for method in ["cm2 -6 range text-prior-6", "cmlm2 -6 range byte-gru-m+text-prior-6"] {
+            let row = list_row(120, 1000, 1, 0, method, "0123456789abcdef", "a.nz");
+            assert_eq!(row.find(method), LIST_HEADER.find("method"));
+            assert_eq!(row.find("0123"), LIST_HEADER.find("checksum"));
+            assert_eq!(row.find("a.nz"), LIST_HEADER.find("name"));
+            assert!(row.contains("12.00%"));
+        }
         assert_eq!(ratio_text(ratio(5, 0)), "-");
     }
 }

@@ -369,7 +369,7 @@ static BUILTINS: [Builtin; 7] = [
     ),
     Builtin::new(
         "byte-gru-m",
-        "byte-level GRU language model (H=256, int8) that -9 mixes into text (method cmlm)",
+        "byte-level GRU language model (H=256, int8) that -9 mixes into text (method cmlm2)",
         BuiltinKind::GruLm,
         "byte-gru-m.safetensors",
         BYTE_GRU_M,
