@@ -14,7 +14,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nzip_codec::models::cm::BitModel;
+use nzip_codec::entropy::CostCounter;
+use nzip_codec::models::cm::{self, BitModel};
 use nzip_codec::models::cmlm::CmLm;
 use nzip_codec::nn::{package, Backend};
 use std::path::PathBuf;
@@ -25,17 +26,10 @@ mod common;
 use common::arg;
 
 /// The ideal code length of `data` under `m`, in bits.
-fn bits<M: BitModel>(mut m: M, data: &[u8]) -> f64 {
-    let mut total = 0.0;
-    for &b in data {
-        for k in (0..8).rev() {
-            let y = (b >> k) & 1 == 1;
-            let p = f64::from(m.p()) / 65536.0;
-            total -= if y { p.log2() } else { (1.0 - p).log2() };
-            m.update(y);
-        }
-    }
-    total
+fn bits<M: BitModel>(m: M, data: &[u8]) -> f64 {
+    let mut cost = CostCounter::new();
+    cm::encode_with(m, data, &mut cost);
+    cost.bits()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -140,8 +140,10 @@ fn legacy_cmlm(content: &[u8], coder: CoderKind) -> Vec<u8> {
         .clone();
     assert_eq!(header.method, Method::ContextMixingLm2);
     header.method = Method::ContextMixingLm;
-    let prior = package::cm_prior_for_level(header.level).unwrap().cm_prior().unwrap();
-    let lm = package::find_by_name("byte-gru-m").unwrap().gru().unwrap();
+    // The header names the language model, then the prior.
+    let (lm_id, prior_id) = header.model.as_ref().unwrap().id.split_at(32);
+    let lm = package::find_by_id(lm_id).unwrap().gru().unwrap();
+    let prior = package::find_by_id(prior_id).unwrap().cm_prior().unwrap();
     write_frame(header, content, |raw| {
         CmLm::new(prior.model(raw.len() as u64).unwrap(), lm.clone(), Backend::Cpu, false).unwrap()
     })

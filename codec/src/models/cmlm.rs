@@ -98,15 +98,15 @@ impl CmLm {
     /// The language model's CDF for the next byte, from its current state.
     fn byte_distribution(&mut self) {
         self.lm.logits(&self.state, 0, &mut self.logits);
-        let mut fine = logits_to_cdf::<PRECISION>(&self.logits, &mut self.weights, &mut self.cdf).is_ok();
+        let mut done = logits_to_cdf::<PRECISION>(&self.logits, &mut self.weights, &mut self.cdf);
         if let Some(a) = &mut self.adapt {
             a.logits.copy_from_slice(&self.logits);
             correct(&a.b, a.hidden, &self.state.hidden8()[..a.hidden], &mut a.logits);
-            fine &= logits_to_cdf::<PRECISION>(&a.logits, &mut self.weights, &mut a.cdf).is_ok();
+            done = done.and(logits_to_cdf::<PRECISION>(&a.logits, &mut self.weights, &mut a.cdf));
         }
-        if !fine {
+        if let Err(e) = done {
             // Cannot happen with 256 logits and buffers of 256 and 257.
-            self.error.get_or_insert(NnError::Shape("a byte distribution of the wrong size".into()));
+            self.error.get_or_insert(NnError::Shape(e.to_string()));
         }
     }
 

@@ -121,19 +121,14 @@ fn the_adapter_kernels_equal_the_scalar_reference() {
             assert_eq!(ad.a, a, "learn, H={hidden} step {step}");
             assert!(ad.a.iter().zip(&ad.b).all(|(&w, &v)| i32::from(v) == w >> 8));
         }
-        let mut portable = OutputAdapter::new(hidden);
+        let (mut portable, mut dispatched) = (OutputAdapter::new(hidden), OutputAdapter::new(hidden));
         for step in 0..10u64 {
             let h8 = h8_of(hidden, step);
             let mut freq = vec![1u32; 256];
             freq[3] += (1 << 24) - 256;
-            learn_rows(&mut portable.a, &mut portable.b, hidden, &h8, &cdf_of(&freq), (step % 5) as usize);
-        }
-        let mut dispatched = OutputAdapter::new(hidden);
-        for step in 0..10u64 {
-            let h8 = h8_of(hidden, step);
-            let mut freq = vec![1u32; 256];
-            freq[3] += (1 << 24) - 256;
-            learn(&mut dispatched.a, &mut dispatched.b, hidden, &h8, &cdf_of(&freq), (step % 5) as usize);
+            let (cdf, x) = (cdf_of(&freq), (step % 5) as usize);
+            learn_rows(&mut portable.a, &mut portable.b, hidden, &h8, &cdf, x);
+            learn(&mut dispatched.a, &mut dispatched.b, hidden, &h8, &cdf, x);
         }
         assert_eq!(portable.a, dispatched.a, "learn_rows against the dispatched kernel, H={hidden}");
     }
