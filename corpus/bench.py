@@ -464,11 +464,14 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- summaries
 
 
-def summarise(measurements: list[Measurement], args: argparse.Namespace) -> dict:
-    """Totals per (category, codec), comparisons with references, and an overall row."""
+def totals_by(measurements: list[Measurement], key, args: argparse.Namespace) -> dict[str, dict[str, dict]]:
+    """Totals per (key(category), codec) with their rates and speeds; `key` returning None skips."""
     totals: dict[str, dict[str, dict]] = {}
     for m in measurements:
-        t = totals.setdefault(m.category, {}).setdefault(
+        group = key(m.category)
+        if group is None:
+            continue
+        t = totals.setdefault(group, {}).setdefault(
             m.codec, {"files": 0, "raw_bytes": 0, "units": 0, "compressed": 0, "encode_s": 0.0, "decode_s": 0.0})
         t["files"] += 1
         t["raw_bytes"] += m.raw_bytes
@@ -484,7 +487,26 @@ def summarise(measurements: list[Measurement], args: argparse.Namespace) -> dict
             t["decode_MBps"] = t["raw_bytes"] / 1e6 / max(t["decode_s"], 1e-9)
             if model_charge(name, args.model_bytes):
                 t["bits_per_unit_with_model"] = 8 * (t["compressed"] + args.model_bytes) / t["units"]
-    return {"categories": totals, "overall": overall(totals, args)}
+    return totals
+
+
+def parent_group(categories: set[str]):
+    """The parent of a category whose parent holds two or more of the measured categories
+    (images/photo for images/photo/native and images/photo/jpeg_downscaled), else None."""
+    def parent(category: str) -> str | None:
+        return category.rsplit("/", 1)[0] if "/" in category else None
+    counts: dict[str, int] = {}
+    for c in categories:
+        if parent(c) is not None:
+            counts[parent(c)] = counts.get(parent(c), 0) + 1
+    return lambda c: parent(c) if counts.get(parent(c) or "", 0) >= 2 else None
+
+
+def summarise(measurements: list[Measurement], args: argparse.Namespace) -> dict:
+    """Totals per (category, codec), per parent group of categories, and an overall row."""
+    totals = totals_by(measurements, lambda c: c, args)
+    groups = totals_by(measurements, parent_group(set(totals)), args)
+    return {"categories": totals, "groups": groups, "overall": overall(totals, args)}
 
 
 def best_reference(rows: dict, reference_names: set[str]) -> tuple[str, dict] | None:
@@ -620,6 +642,12 @@ def markdown(report: dict) -> str:
     refs = report["reference_names"]
     for category, rows in report["summary"]["categories"].items():
         lines += category_table(category, rows, refs, argparse.Namespace(**args))
+    groups = report["summary"].get("groups", {})
+    if groups:
+        lines += ["## Per group of categories", "",
+                  "The categories above that share a parent, taken together (all their files).", ""]
+        for group, rows in groups.items():
+            lines += category_table(group, rows, refs, argparse.Namespace(**args))
     lines += overall_lines(report["summary"]["overall"], args)
     return "\n".join(lines) + "\n"
 

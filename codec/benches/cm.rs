@@ -31,7 +31,7 @@ fn input() -> Vec<u8> {
         s ^= s >> 7;
         s ^= s << 17;
         out.extend_from_slice(words[(s % words.len() as u64) as usize].as_bytes());
-        out.push(if s % 13 == 0 { b'\n' } else { b' ' });
+        out.push(if s.is_multiple_of(13) { b'\n' } else { b' ' });
     }
     out
 }

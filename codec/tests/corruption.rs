@@ -96,7 +96,7 @@ fn text(n: usize, seed: u64) -> Vec<u8> {
     while out.len() < n {
         let w = WORDS[(rng.next() % WORDS.len() as u64) as usize];
         out.extend_from_slice(w.as_bytes());
-        out.push(if rng.next() % 9 == 0 { b'\n' } else { b' ' });
+        out.push(if rng.next().is_multiple_of(9) { b'\n' } else { b' ' });
     }
     out.truncate(n);
     out
@@ -467,7 +467,7 @@ fn flip_positions(s: &Sample) -> Vec<(usize, u8)> {
     // An odd step (so that the flipped bit cycles through all eight positions),
     // rounded down so that at least `want_data` flips are taken.
     let step = ((data.len() * 8) / want_data).max(1);
-    let step = if step % 2 == 0 { step - 1 } else { step };
+    let step = if step.is_multiple_of(2) { step - 1 } else { step };
     let mut out: Vec<(usize, u8)> = structural.iter().flat_map(|&i| (0..8).map(move |b| (i, b))).collect();
     out.extend((0..data.len() * 8).step_by(step).map(|k| (data[k / 8], (k % 8) as u8)));
     out
@@ -593,7 +593,7 @@ struct Awkward<'a> {
 impl Read for Awkward<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.calls += 1;
-        if self.calls % 2 == 0 {
+        if self.calls.is_multiple_of(2) {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "signal"));
         }
         if self.fail_at.is_some_and(|f| self.pos >= f) {

@@ -646,7 +646,7 @@ impl PngStripeEncoder {
     ///
     /// `InvalidInput` when `rows` is not whole rows or runs past the image.
     pub fn encode(&self, rows: &[u8], first_row: u64) -> io::Result<PngSegment> {
-        if self.row_bytes == 0 || rows.len() % self.row_bytes != 0 {
+        if self.row_bytes == 0 || !rows.len().is_multiple_of(self.row_bytes) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not whole image rows"));
         }
         let n = (rows.len() / self.row_bytes) as u64;
@@ -1032,7 +1032,7 @@ impl<W: Write> Restorer<W> {
     /// I/O errors, and `InvalidInput` when `rows` is not whole rows or holds
     /// more rows than the image has left.
     pub fn write_rows(&mut self, rows: &[u8]) -> io::Result<()> {
-        if self.row_bytes == 0 || rows.len() % self.row_bytes != 0 {
+        if self.row_bytes == 0 || !rows.len().is_multiple_of(self.row_bytes) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not whole image rows"));
         }
         let n = (rows.len() / self.row_bytes) as u64;

@@ -303,7 +303,7 @@ impl Conv2d {
     /// [`NnError::Shape`] unless `kh`, `kw` are odd and the weights have
     /// `out_ch * in_ch * kh * kw` values.
     pub fn new(out_ch: usize, in_ch: usize, kh: usize, kw: usize, w: Vec<i8>) -> Result<Self, NnError> {
-        if kh % 2 == 0 || kw % 2 == 0 || in_ch == 0 {
+        if kh.is_multiple_of(2) || kw.is_multiple_of(2) || in_ch == 0 {
             return Err(NnError::Shape(format!("kernel {kh}x{kw} over {in_ch} channels")));
         }
         let weights = QMatrix::new(out_ch, in_ch * kh * kw, w)?;

@@ -91,7 +91,7 @@ pub(crate) fn layer_sse2<const N: usize, const H: usize>(
     x: &[i16; N],
 ) -> [i16; H] {
     use std::arch::x86_64::*;
-    const { assert!(N % 8 == 0 && H % 8 == 0 && H <= MAX_HIDDEN) };
+    const { assert!(N.is_multiple_of(8) && H.is_multiple_of(8) && H <= MAX_HIDDEN) };
     // SAFETY: SSE2 is part of the x86-64 baseline; every load is an
     // unaligned load of 8 i16 within a row of N (N a multiple of 8), and
     // `w` and `b` have H rows (the loader checked the shapes).
@@ -161,7 +161,7 @@ pub(crate) unsafe fn layer_avx2<const N: usize, const H: usize>(
     x: &[i16; N],
 ) -> [i16; H] {
     use std::arch::x86_64::*;
-    const { assert!(N % 16 == 0 && H % 8 == 0 && H <= MAX_HIDDEN) };
+    const { assert!(N.is_multiple_of(16) && H.is_multiple_of(8) && H <= MAX_HIDDEN) };
     // SAFETY: as in `layer_sse2`, with loads of 16 i16 within rows of N (a
     // multiple of 16); the caller checked that the processor has AVX2.
     unsafe {
