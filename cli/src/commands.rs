@@ -374,6 +374,9 @@ struct FrameJson {
     content_xxh64: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     image: Option<String>,
+    /// Values in the image frame's value map (its stripes code their indices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_values: Option<u32>,
 }
 
 /// One file in `nzip -l --json`.
@@ -438,6 +441,7 @@ fn frame_json(f: &FrameSummary) -> FrameJson {
         original_bytes: f.content_bytes,
         content_xxh64: format!("{:016x}", f.content_xxh64),
         image: f.image.as_ref().map(ToString::to_string),
+        image_values: f.value_map.as_ref().map(|m| m.count),
     }
 }
 
@@ -561,6 +565,12 @@ fn list_all(settings: &Settings, reporter: &Reporter) -> Status {
                 ));
                 if let Some(image) = &f.image {
                     lines.push(format!("      image: {image} (content = its samples)"));
+                }
+                if let Some(map) = &f.value_map {
+                    lines.push(format!(
+                        "      value map: the samples take {} values, coded as their indices",
+                        map.count
+                    ));
                 }
             }
         }

@@ -47,6 +47,8 @@ struct ParsedFrame {
     header: Header,
     /// The image description of an image frame.
     image: Option<format::ImageInfo>,
+    /// The image frame's value map, if it has one.
+    value_map: Option<format::ValueMap>,
     /// (kind, raw_len, raw_crc, data) of every chunk.
     chunks: Vec<(format::ChunkKind, u32, u32, Vec<u8>)>,
     tail: Tail,
@@ -89,6 +91,21 @@ fn read_frames(data: &[u8], limits: Limits) -> (Vec<ParsedFrame>, Option<format:
                 "the reader accepted an image that disagrees with HEAD"
             );
         }
+        let value_map = reader.value_map().cloned();
+        if let Some(map) = &value_map {
+            let info = image.as_ref().expect("a value map only in an image frame");
+            assert!(
+                map.validate(info).is_ok(),
+                "the reader accepted a value map that does not fit its image"
+            );
+            if map.coding == format::RestoreCoding::Raw {
+                if let Ok(values) = map.values(&map.list, info.maxval, 0) {
+                    assert_eq!(values.len() as u32, map.count, "a value list of another count");
+                    assert!(values.windows(2).all(|w| w[0] < w[1]), "a value list out of order");
+                    assert_eq!(format::ValueMap::encode_list(&values).as_ref(), Some(&map.list));
+                }
+            }
+        }
         let mut chunks = Vec::new();
         loop {
             match reader.next_chunk() {
@@ -108,7 +125,7 @@ fn read_frames(data: &[u8], limits: Limits) -> (Vec<ParsedFrame>, Option<format:
         if let Some(info) = &image {
             assert_eq!(tail.content_size, info.content_bytes(), "the reader accepted a partial image");
         }
-        frames.push(ParsedFrame { header, image, chunks, tail });
+        frames.push(ParsedFrame { header, image, value_map, chunks, tail });
     }
 }
 
@@ -200,7 +217,9 @@ fn container_parse_checks(data: &[u8]) {
     let mut rewritten = Vec::new();
     for f in &frames {
         let mut w = match &f.image {
-            Some(info) => Writer::new_image(&mut rewritten, f.header.clone(), info),
+            Some(info) => {
+                Writer::new_image_mapped(&mut rewritten, f.header.clone(), info, f.value_map.as_ref())
+            }
             None => Writer::new(&mut rewritten, f.header.clone()),
         }
         .expect("the writer accepts a header the reader accepted");

@@ -140,6 +140,9 @@ pub struct FrameSummary {
     pub content_xxh64: u64,
     /// The image description of an image frame (its content is the samples).
     pub image: Option<nzip_format::ImageInfo>,
+    /// The image frame's value map, when its stripes code value indices
+    /// (spec/FORMAT.md §4.8).
+    pub value_map: Option<nzip_format::ValueMap>,
 }
 
 /// The level of the built-in text prior (`text-prior-6`).
@@ -735,6 +738,7 @@ pub fn list<R: Read>(input: R, opts: &DecompressOptions) -> Result<Vec<FrameSumm
     let mut start = 0;
     while let Some(header) = reader.next_frame()? {
         let image = reader.image().cloned();
+        let value_map = reader.value_map().cloned();
         let mut chunks_stored = 0;
         while let Some(chunk) = reader.next_chunk()? {
             if chunk.kind == ChunkKind::Stored {
@@ -750,6 +754,7 @@ pub fn list<R: Read>(input: R, opts: &DecompressOptions) -> Result<Vec<FrameSumm
             chunks_stored,
             content_xxh64: tail.content_xxh64,
             image,
+            value_map,
         });
         start = reader.offset();
     }

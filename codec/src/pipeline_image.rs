@@ -16,7 +16,7 @@ use crate::pipeline::{CompressOptions, DecompressOptions, Progress, Stats, Worke
 use crate::{CoderKind, Error, Result};
 use nzip_format::{
     self as format, Chunk, ChunkKind, Coder, ContentHasher, Header, ImageInfo, Medium, Method, Reader,
-    RestoreCoding,
+    RestoreCoding, ValueMap,
 };
 use std::io::{Read, Write};
 
@@ -99,9 +99,12 @@ pub fn stripe_rows(width: u32, height: u32, row_bytes: u64) -> Option<u32> {
     u32::try_from(h.div_ceil(stripes)).ok()
 }
 
-/// Code one stripe; `Stored` (and no data) when coding would not be smaller.
+/// Code one stripe (`raw`, the samples the model codes: the content's, or
+/// their value indices); `Stored` (and no data) when coding would not be
+/// smaller than the stripe's `content_len` bytes of content.
 fn encode_stripe(
     raw: &[u8],
+    content_len: usize,
     shape: &model::Stripe,
     header: &Header,
     net: Option<&ImgNet>,
@@ -117,13 +120,14 @@ fn encode_stripe(
         }
     };
     match coded {
-        Ok(c) if c.len() < raw.len() => (ChunkKind::Modelled, c),
+        Ok(c) if c.len() < content_len => (ChunkKind::Modelled, c),
         _ => (ChunkKind::Stored, Vec::new()),
     }
 }
 
-/// The restore blob as stored: coded with `cm` when that is smaller.
-fn code_restore(blob: &[u8]) -> (RestoreCoding, Vec<u8>) {
+/// A blob of the image description (the restore data, a value map's list)
+/// as stored: coded with `cm` when that is smaller.
+fn code_blob(blob: &[u8]) -> (RestoreCoding, Vec<u8>) {
     if blob.len() >= 64 {
         let mut enc = RangeBitEncoder::new();
         cm::encode(blob, RESTORE_CM_LEVEL, &mut enc);
@@ -133,6 +137,94 @@ fn code_restore(blob: &[u8]) -> (RestoreCoding, Vec<u8>) {
         }
     }
     (RestoreCoding::Raw, blob.to_vec())
+}
+
+// ---------------------------------------------------------------------------
+// Value maps (spec/FORMAT.md §4.8)
+// ---------------------------------------------------------------------------
+
+/// The values that `samples` (canonical layout, samples of `bps` bytes) take,
+/// in increasing order.
+fn used_values(samples: &[u8], bps: usize) -> Vec<u16> {
+    let mut seen = vec![false; 1 << 16];
+    match bps {
+        1 => samples.iter().for_each(|&v| seen[usize::from(v)] = true),
+        _ => samples.chunks_exact(2).for_each(|v| seen[usize::from(u16::from_be_bytes([v[0], v[1]]))] = true),
+    }
+    (0..=u16::MAX).filter(|&v| seen[usize::from(v)]).collect()
+}
+
+/// Each sample of `samples` (of `bps` bytes) replaced by its index in
+/// `values` (which holds every one of them), as samples of the map's
+/// `maxval = values.len() − 1`.
+fn to_indices(samples: &[u8], bps: usize, values: &[u16]) -> Vec<u8> {
+    let mut index = vec![0u16; 1 << 16];
+    for (i, &v) in values.iter().enumerate() {
+        index[usize::from(v)] = i as u16;
+    }
+    let wide = values.len() > 256;
+    let mut out = Vec::with_capacity(samples.len() / bps * if wide { 2 } else { 1 });
+    let mut put = |v: usize| match wide {
+        true => out.extend_from_slice(&index[v].to_be_bytes()),
+        false => out.push(index[v] as u8),
+    };
+    match bps {
+        1 => samples.iter().for_each(|&v| put(usize::from(v))),
+        _ => samples.chunks_exact(2).for_each(|v| put(usize::from(u16::from_be_bytes([v[0], v[1]])))),
+    }
+    out
+}
+
+/// The inverse of [`to_indices`]: indices (samples of `values.len() − 1`)
+/// to samples of `bps` bytes. An index beyond the list (which the image
+/// model never decodes: it clamps to the stripe's maxval) takes the last
+/// value; the chunk CRC then fails.
+fn from_indices(indices: &[u8], bps: usize, values: &[u16]) -> Vec<u8> {
+    let last = values.last().copied().unwrap_or(0);
+    let value = |i: usize| values.get(i).copied().unwrap_or(last);
+    let mut out = Vec::with_capacity(indices.len() * bps);
+    let mut put = |v: u16| match bps {
+        1 => out.push(v as u8),
+        _ => out.extend_from_slice(&v.to_be_bytes()),
+    };
+    match values.len() > 256 {
+        false => indices.iter().for_each(|&i| put(value(usize::from(i)))),
+        true => {
+            indices.chunks_exact(2).for_each(|i| put(value(usize::from(u16::from_be_bytes([i[0], i[1]])))))
+        }
+    }
+    out
+}
+
+/// The image's samples as value indices, and their map, when that codes
+/// smaller (spec/FORMAT.md §4.8; the encoder's choice, §7.11 of
+/// spec/MODELS.md): when the samples leave values unused between the
+/// smallest and the largest they take, the image is coded on a sample of
+/// its rows both ways with `net`, and the map is kept when the indices' cost
+/// scaled to the whole image, plus the map's bytes, is below the samples'.
+/// Integers only, so every machine chooses alike.
+fn choose_value_map(img: &Image, net: Option<&ImgNet>) -> Option<(ValueMap, Vec<u8>)> {
+    let values = used_values(&img.samples, img.bytes_per_sample());
+    let (&lo, &hi) = (values.first()?, values.last()?);
+    // Only when at least an eighth of the values from lo to hi are unused:
+    // a few holes in a photo's histogram are not worth the trials.
+    let span = usize::from(hi - lo) + 1;
+    if values.len() < 2 || 8 * values.len() > 7 * span {
+        return None;
+    }
+    let list = ValueMap::encode_list(&values)?;
+    let (coding, coded) = code_blob(&list);
+    let map = ValueMap { count: values.len() as u32, coding, list_len: list.len() as u64, list: coded };
+    let indices = to_indices(&img.samples, img.bytes_per_sample(), &values);
+    let shape = model::Stripe { width: img.width, rows: img.height, color: img.color, maxval: img.maxval };
+    let (plain, rows) = model::sample_cost(&shape, &img.samples, net);
+    let mapped_shape = model::Stripe { maxval: (values.len() - 1) as u16, ..shape };
+    let (mapped, _) = model::sample_cost(&mapped_shape, &indices, net);
+    // The map's section: its list, about ten bytes of fields, tag, length, CRC.
+    let map_bytes = (map.list.len() + 24) as u128;
+    let height = u128::from(img.height);
+    let keep = (mapped as u128) * height + map_bytes * u128::from(rows) < (plain as u128) * height;
+    keep.then_some((map, indices))
 }
 
 /// Compress `data` (a whole file that starts like an image) as an image
@@ -150,7 +242,7 @@ pub(crate) fn compress_image<W: Write>(
     }
     let row_bytes = img.row_bytes() as u64;
     let Some(rows) = stripe_rows(img.width, img.height, row_bytes) else { return Ok(None) };
-    let (restore_coding, restore) = code_restore(&img.restore);
+    let (restore_coding, restore) = code_blob(&img.restore);
     let info = img.info(rows, restore_coding, restore);
     // The learned network joins the model (method imgnn) when this build has it.
     // Not at level 1 (the fastest), nor for tiny images: the reference costs
@@ -161,13 +253,6 @@ pub(crate) fn compress_image<W: Write>(
     let wanted = opts
         .image_net
         .unwrap_or(opts.model.is_some() || (opts.level >= 2 && img.samples.len() >= NET_MIN_SAMPLES));
-    // The shape of some whole rows of the image.
-    let shape = |raw: &[u8]| model::Stripe {
-        width: img.width,
-        rows: (raw.len() as u64 / row_bytes) as u32,
-        color: img.color,
-        maxval: img.maxval,
-    };
     // A network asked for by name, else the level's candidates, which the
     // encoder tries on a sample of the image's rows (spec/MODELS.md §7.11).
     let names: &[&str] = match opts.model.as_deref() {
@@ -181,11 +266,26 @@ pub(crate) fn compress_image<W: Write>(
             .collect(),
         false => Vec::new(),
     };
+    // The samples the model codes: the image's, or their indices in a value
+    // map when that is smaller (tried with the first network).
+    let map = choose_value_map(&img, nets.first().map(|(_, n)| &**n));
+    let (coded_samples, maxval) = match &map {
+        Some((m, indices)) => (&indices[..], (m.count - 1) as u16),
+        None => (&img.samples[..], img.maxval),
+    };
+    let coded_row_bytes = coded_samples.len() as u64 / u64::from(img.height);
+    // The shape of some whole rows of the coded samples.
+    let shape = |coded: &[u8]| model::Stripe {
+        width: img.width,
+        rows: (coded.len() as u64 / coded_row_bytes) as u32,
+        color: img.color,
+        maxval,
+    };
     let net = match nets.len() {
         0 | 1 => nets.pop(),
         _ => {
             let candidates: Vec<&ImgNet> = nets.iter().map(|(_, n)| &**n).collect();
-            let pick = model::choose_network(&shape(&img.samples), &img.samples, &candidates);
+            let pick = model::choose_network(&shape(coded_samples), coded_samples, &candidates);
             Some(nets.swap_remove(pick.min(nets.len() - 1)))
         }
     };
@@ -206,10 +306,17 @@ pub(crate) fn compress_image<W: Write>(
     let workers = Workers::new(opts.threads)?;
     let stripe_bytes = info.chunk_bytes() as usize;
     let stripes: Vec<&[u8]> = img.samples.chunks(stripe_bytes).collect();
-    let coded = workers
-        .map(&stripes, |raw| encode_stripe(raw, &shape(raw), &header, net.as_ref().map(|(_, n)| &**n)));
+    let coded_stripes: Vec<(&[u8], usize)> = coded_samples
+        .chunks(coded_row_bytes as usize * rows as usize)
+        .zip(&stripes)
+        .map(|(coded, raw)| (coded, raw.len()))
+        .collect();
+    let coded = workers.map(&coded_stripes, |&(coded, raw_len)| {
+        encode_stripe(coded, raw_len, &shape(coded), &header, net.as_ref().map(|(_, n)| &**n))
+    });
     let mut frame = Vec::new();
-    let mut writer = format::Writer::new_image(&mut frame, header, &info)?;
+    let mut writer =
+        format::Writer::new_image_mapped(&mut frame, header, &info, map.as_ref().map(|(m, _)| m))?;
     let mut stats = Stats { frames: 1, content_bytes: data.len() as u64, ..Stats::default() };
     for (raw, (kind, coded)) in stripes.iter().zip(coded) {
         let payload = match kind {
@@ -249,36 +356,56 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// The restore blob of `info`, decoded and checked against the limits.
-fn restore_blob(info: &ImageInfo, limits: &format::Limits, at: u64) -> Result<Vec<u8>> {
-    let limit = u64::from(limits.max_ancillary_size).min(MAX_RESTORE_BYTES as u64);
-    if info.restore_len > limit {
-        return Err(format::Error::LimitExceeded {
-            what: "image restore data",
-            value: info.restore_len,
-            limit,
-        }
-        .into());
+/// A blob of the image description (`data`, stored as `coding` says, `len`
+/// bytes once decoded; at most `limit`), decoded. `what` names it in errors.
+fn decode_blob(
+    coding: RestoreCoding,
+    data: &[u8],
+    len: u64,
+    limit: u64,
+    what: [&'static str; 3],
+    at: u64,
+) -> Result<Vec<u8>> {
+    if len > limit {
+        return Err(format::Error::LimitExceeded { what: what[0], value: len, limit }.into());
     }
-    match info.restore_coding {
-        RestoreCoding::Raw => Ok(info.restore.clone()),
+    match coding {
+        RestoreCoding::Raw => Ok(data.to_vec()),
         RestoreCoding::Cm { level } => {
-            let bad = |_| format::Error::Malformed { what: "image restore data does not decode", offset: at };
-            let mut dec = RangeBitDecoder::new(&info.restore).map_err(bad)?;
+            let bad = |_| format::Error::Malformed { what: what[1], offset: at };
+            let mut dec = RangeBitDecoder::new(data).map_err(bad)?;
             let mut out = Vec::new();
-            cm::decode(info.restore_len as usize, level, &mut dec, &mut out).map_err(bad)?;
+            cm::decode(len as usize, level, &mut dec, &mut out).map_err(bad)?;
             Ok(out)
         }
-        _ => Err(format::Error::Unsupported("image restore coding".into()).into()),
+        _ => Err(format::Error::Unsupported(what[2].into()).into()),
     }
 }
 
-/// Decode one stripe and verify its length and CRC.
+/// The restore blob of `info`, decoded and checked against the limits.
+fn restore_blob(info: &ImageInfo, limits: &format::Limits, at: u64) -> Result<Vec<u8>> {
+    let limit = u64::from(limits.max_ancillary_size).min(MAX_RESTORE_BYTES as u64);
+    let what = ["image restore data", "image restore data does not decode", "image restore coding"];
+    decode_blob(info.restore_coding, &info.restore, info.restore_len, limit, what, at)
+}
+
+/// The values of an image frame's value map (its list decoded and checked
+/// against the image, spec/FORMAT.md §4.8).
+fn map_values(map: &ValueMap, info: &ImageInfo, at: u64) -> Result<Vec<u16>> {
+    let what = ["value map list", "value map list does not decode", "value map coding"];
+    let list = decode_blob(map.coding, &map.list, map.list_len, format::MAX_VALUE_LIST_BYTES, what, at)?;
+    Ok(map.values(&list, info.maxval, at)?)
+}
+
+/// Decode one stripe and verify its length and CRC. A modelled stripe of a
+/// frame with a value map codes value indices (`shape` is theirs), which
+/// become the samples of `bps` bytes that `values` lists.
 fn decode_stripe(
     chunk: Chunk,
     shape: &model::Stripe,
     header: &Header,
     net: Option<&ImgNet>,
+    map: Option<(&[u16], usize)>,
 ) -> Result<Vec<u8>> {
     let content = match chunk.kind {
         ChunkKind::Stored => chunk.data.clone(),
@@ -298,7 +425,10 @@ fn decode_stripe(
                     model::decode(shape, header.level, net, &mut dec, &mut out).map_err(undecodable)?;
                 }
             }
-            out
+            match map {
+                Some((values, bps)) => from_indices(&out, bps, values),
+                None => out,
+            }
         }
     };
     chunk.verify(&content)?;
@@ -332,6 +462,10 @@ pub(crate) fn decompress_image<R: Read, W: Write>(
         .into());
     }
     let blob = restore_blob(&info, &opts.limits, at)?;
+    let values = reader.value_map().map(|m| map_values(m, &info, at)).transpose()?;
+    // The value indices' maxval, which the model codes (spec/FORMAT.md §4.8).
+    let coded_maxval = values.as_ref().map_or(info.maxval, |v| (v.len() - 1) as u16);
+    let bps = info.bytes_per_sample() as usize;
     let mut out = Counting { inner: output, count: 0 };
     let mut restorer = Restorer::new(&mut out, &info, &blob)
         .map_err(|what| Error::Format(format::Error::Malformed { what, offset: at }))?;
@@ -374,7 +508,7 @@ pub(crate) fn decompress_image<R: Read, W: Write>(
                         width: info.width,
                         rows: rows as u32,
                         color: info.color,
-                        maxval: info.maxval,
+                        maxval: coded_maxval,
                     };
                     batch.push((chunk, shape, first_row));
                 }
@@ -391,7 +525,7 @@ pub(crate) fn decompress_image<R: Read, W: Write>(
             }
         }
         let decoded = workers.map_owned(batch, |(chunk, shape, first_row)| {
-            let content = decode_stripe(chunk, &shape, header, net)?;
+            let content = decode_stripe(chunk, &shape, header, net, values.as_deref().map(|v| (v, bps)))?;
             let segment = png.map(|enc| enc.encode(&content, first_row)).transpose()?;
             Ok::<_, Error>((content, u64::from(shape.rows), segment))
         });

@@ -250,6 +250,7 @@ fn roundtrip_seeds() -> Vec<(String, Vec<u8>)> {
         ("image-png-rgba-l1".to_owned(), with(0, 0b1_0010, 4096, &vector_source("disc-rgba.png"))),
         ("image-ppm-l2-ans".to_owned(), with(1, 0b0101, 4096, &vector_source("gradient.ppm"))),
         ("image-pgm16-l3".to_owned(), with(2, 0b1000, 4096, &vector_source("ramp-1000.pgm"))),
+        ("image-pgm16-vmap-l2".to_owned(), with(1, 0, 4096, &vector_source("steps-x257.pgm"))),
     ]
 }
 

@@ -210,8 +210,20 @@ fn corrupt_kind(e: &Error) -> bool {
 /// a panic; the streaming output before an error is a prefix of the file.
 #[test]
 fn damaged_image_frames_are_errors() {
-    for file in [png(50, 30, ColorType::Rgba, 8, false, 9), pnm("P6", 50, 30, 255, 4)] {
+    // The third: 8-bit data in a 16-bit PGM, whose frame has a value map.
+    let mut sparse = b"P5 50 30 65535\n".to_vec();
+    for v in samples(50, 30, ColorType::Gray, 255, 5) {
+        sparse.extend_from_slice(&(u16::from(v) << 8).to_be_bytes());
+    }
+    let files = [
+        (png(50, 30, ColorType::Rgba, 8, false, 9), false),
+        (pnm("P6", 50, 30, 255, 4), false),
+        (sparse, true),
+    ];
+    for (file, mapped) in files {
         let packed = nzip_codec::compress_to_vec(&file, &copts(1, CoderKind::Range)).unwrap();
+        let frames = nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap();
+        assert_eq!(frames[0].value_map.is_some(), mapped);
         let good = nzip_codec::decompress_to_vec(&packed, &DecompressOptions::default()).unwrap();
         for cut in 0..packed.len() {
             let e = nzip_codec::decompress_to_vec(&packed[..cut], &DecompressOptions::default()).unwrap_err();
@@ -360,4 +372,53 @@ fn an_image_network_can_be_asked_for_by_name() {
         let e = nzip_codec::compress_to_vec(b"not an image, only text", &opts).unwrap_err();
         assert!(e.to_string().contains("is an image network"), "{e}");
     }
+}
+
+/// Samples that take few of the values their depth allows (8-bit data in a
+/// 16-bit image, scaled by 257 or shifted left; 12-bit data shifted into 16
+/// bits) are coded as their indices in a value map (spec/FORMAT.md §4.8):
+/// about the size of the same image at its real depth, restored exactly,
+/// the same for any thread count and either coder.
+#[test]
+fn sparse_values_are_coded_through_a_value_map() {
+    let (w, h) = (96, 80);
+    for (magic, color) in [("P5", ColorType::Gray), ("P7", ColorType::Rgba)] {
+        let narrow = pnm(magic, w, h, 255, 11);
+        let header_len = narrow.len() - samples(w, h, color, 255, 11).len();
+        let header8 = String::from_utf8(narrow[..header_len].to_vec()).unwrap();
+        let header16 = header8.replace("255", "65535").into_bytes();
+        let narrow_packed = nzip_codec::compress_to_vec(&narrow, &copts(1, CoderKind::Range)).unwrap();
+        let widen = |f: &dyn Fn(u16) -> u16| {
+            let mut file = header16.clone();
+            for &v in &narrow[header_len..] {
+                file.extend_from_slice(&f(u16::from(v)).to_be_bytes());
+            }
+            file
+        };
+        for (how, file) in
+            [("x257", widen(&|v| v * 257)), ("<<8", widen(&|v| v << 8)), ("<<4", widen(&|v| v << 4))]
+        {
+            for coder in [CoderKind::Range, CoderKind::Ans] {
+                let (packed, out) = round_trip(&file, coder);
+                assert_eq!(out, file, "{magic} {how}");
+                let frames = nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap();
+                let map =
+                    frames[0].value_map.as_ref().unwrap_or_else(|| panic!("{magic} {how}: no value map"));
+                assert!(map.count <= 256, "{magic} {how}: {} values", map.count);
+                // The 16-bit file costs what the 8-bit one does, plus its map.
+                assert!(
+                    packed.len() < narrow_packed.len() + 80,
+                    "{magic} {how}: {} bytes, {} at 8 bits",
+                    packed.len(),
+                    narrow_packed.len()
+                );
+            }
+        }
+    }
+    // Dense samples (every value from the smallest to the largest) have no map.
+    let dense = pnm("P5", w, h, 255, 11);
+    let packed = nzip_codec::compress_to_vec(&dense, &copts(1, CoderKind::Range)).unwrap();
+    assert!(nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0]
+        .value_map
+        .is_none());
 }

@@ -421,6 +421,14 @@ fn build_all() -> Vec<Vector> {
         let name = format!("image-ppm-imgnn{level}-{net}-range");
         valid(&name, packed, &ppm, &format!("gradient.ppm -{level} --model {net}, {nn}"));
     }
+    // A value map (spec/FORMAT.md §4.8): 8-bit data scaled by 257 in a
+    // 16-bit PGM, coded as the indices of the values it takes.
+    let steps = source("steps-x257.pgm");
+    let steps6 = encode_img(&steps, CoderKind::Range);
+    valid("image-pgm16-vmap-img6-range", steps6.clone(), &steps, &format!("steps-x257.pgm -6, {legacy}"));
+    let steps_nn = encode_imgnn(&steps, CoderKind::Ans, 6, "img-mlp-p");
+    let made = format!("steps-x257.pgm -6 --coder ans --model img-mlp-p, {nn}");
+    valid("image-pgm16-vmap-imgnn6-ans", steps_nn, &steps, &made);
     v.push(Vector {
         name: "valid/image-png-rgba-img6-ans.nz".into(),
         bytes: encode_img(&png, CoderKind::Ans),
@@ -627,6 +635,47 @@ fn build_all() -> Vec<Vector> {
         }),
         "Checksum",
     );
+    // The value map: right after IMAG, in image frames only, with a list
+    // that fits its count and the image's maxval; another valid list of the
+    // same count decodes to other samples, which the chunk CRCs catch.
+    let raw_map = |values: &[u16], count: u32| {
+        let list = format::ValueMap::encode_list(values).unwrap();
+        let mut p = Vec::new();
+        format::varint::put(&mut p, u64::from(count));
+        p.push(0);
+        format::varint::put(&mut p, list.len() as u64);
+        p.extend_from_slice(&list);
+        p
+    };
+    let count = {
+        let (_, p, _) = find_section(&steps6, tag::VMAP);
+        format::varint::get(&steps6[p..], 0).unwrap().0 as u32
+    };
+    let shifted: Vec<u16> = (0..count as u16).map(|i| i * 256).collect();
+    bad("vmap-other-values", with_payload(&steps6, tag::VMAP, |p| *p = raw_map(&shifted, count)), "Checksum");
+    bad("vmap-one-value", with_payload(&steps6, tag::VMAP, |p| *p = raw_map(&[7], 1)), "Malformed");
+    // Two values, 65535 then one more: beyond a 16-bit image's maxval.
+    let beyond = {
+        let mut p = vec![2, 0, 4];
+        format::varint::put(&mut p, 65535);
+        p.push(0);
+        p
+    };
+    bad("vmap-value-beyond-maxval", with_payload(&steps6, tag::VMAP, |p| *p = beyond.clone()), "Malformed");
+    let (at, p, len) = find_section(&steps6, tag::VMAP);
+    let vmap = steps6[at..p + len + 4].to_vec();
+    let (chunk_at, chunk_p, chunk_len) = find_section(&steps6, tag::CHNK);
+    let chunk_end = chunk_p + chunk_len + 4;
+    let mut late = steps6[..at].to_vec();
+    late.extend_from_slice(&steps6[chunk_at..chunk_end]);
+    late.extend_from_slice(&vmap);
+    late.extend_from_slice(&steps6[chunk_end..]);
+    bad("vmap-after-a-chunk", late, "Malformed");
+    let (chnk, _, _) = find_section(&hello6, tag::CHNK);
+    let mut bytes_frame = hello6[..chnk].to_vec();
+    bytes_frame.extend_from_slice(&vmap);
+    bytes_frame.extend_from_slice(&hello6[chnk..]);
+    bad("vmap-in-a-bytes-frame", bytes_frame, "Malformed");
     v
 }
 

@@ -130,7 +130,8 @@ impl fmt::Display for SourceFormat {
     }
 }
 
-/// How the restore blob is stored in the description.
+/// How a blob of the image description is stored: the restore data (§4.6)
+/// and the value map's list (§4.8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RestoreCoding {
@@ -142,6 +143,23 @@ pub enum RestoreCoding {
         /// The cm level.
         level: u8,
     },
+}
+/// Write a blob's coding: `0`, or `1` and the cm level.
+pub(crate) fn put_coding(out: &mut Vec<u8>, coding: RestoreCoding) {
+    match coding {
+        RestoreCoding::Raw => out.push(0),
+        RestoreCoding::Cm { level } => out.extend_from_slice(&[1, level]),
+    }
+}
+
+/// Read a blob's coding (the inverse of [`put_coding`]); another code is
+/// `Unsupported`, naming `what`.
+pub(crate) fn get_coding(p: &mut Cursor<'_>, what: &str) -> Result<RestoreCoding> {
+    match p.u8()? {
+        0 => Ok(RestoreCoding::Raw),
+        1 => Ok(RestoreCoding::Cm { level: p.u8()? }),
+        other => Err(Error::Unsupported(format!("{what} coding {other}"))),
+    }
 }
 
 /// The `IMAG` section: everything about an image frame that is not its samples.
@@ -253,10 +271,7 @@ impl ImageInfo {
         varint::put(&mut out, u64::from(self.maxval));
         varint::put(&mut out, u64::from(self.stripe_rows));
         out.push(self.source.code());
-        match self.restore_coding {
-            RestoreCoding::Raw => out.push(0),
-            RestoreCoding::Cm { level } => out.extend_from_slice(&[1, level]),
-        }
+        put_coding(&mut out, self.restore_coding);
         varint::put(&mut out, self.restore_len);
         out.extend_from_slice(&self.restore);
         Ok(out)
@@ -274,11 +289,7 @@ impl ImageInfo {
         let maxval = u16::try_from(p.varint()?).map_err(|_| malformed("image maxval above 65535"))?;
         let stripe_rows = u32::try_from(p.varint()?).map_err(|_| malformed("stripe rows above 2^32 - 1"))?;
         let source = SourceFormat::from_code(p.u8()?)?;
-        let restore_coding = match p.u8()? {
-            0 => RestoreCoding::Raw,
-            1 => RestoreCoding::Cm { level: p.u8()? },
-            other => return Err(Error::Unsupported(format!("image restore coding {other}"))),
-        };
+        let restore_coding = get_coding(&mut p, "image restore")?;
         let restore_len = p.varint()?;
         let restore = p.rest().to_vec();
         let info = ImageInfo {

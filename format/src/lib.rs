@@ -40,12 +40,14 @@ mod error;
 mod header;
 mod image;
 pub mod varint;
+mod vmap;
 
 pub use error::{Error, Offset, Result};
 pub use header::{
     hex, Coder, Header, Medium, Method, ModelRef, MAX_CHUNK_SIZE, MAX_MODEL_ID_LEN, MAX_MODEL_NAME_LEN,
 };
 pub use image::{ColorType, ImageInfo, RestoreCoding, SourceFormat, MAX_ROW_BYTES};
+pub use vmap::{ValueMap, MAX_VALUE_LIST_BYTES};
 
 use header::Cursor;
 use std::io::{Read, Write};
@@ -78,6 +80,8 @@ pub mod tag {
     pub const INDX: [u8; 4] = *b"indx";
     /// Image description (critical): right after `HEAD` in frames of medium image.
     pub const IMAG: [u8; 4] = *b"IMAG";
+    /// Sample value map (critical): optional, right after `IMAG`.
+    pub const VMAP: [u8; 4] = *b"VMAP";
 
     /// True when a decoder must understand the section to decode the frame:
     /// bit 5 of the first byte is 0 (an upper-case letter), as in PNG.
@@ -242,17 +246,29 @@ impl<W: Write> Writer<W> {
         if header.medium != Medium::Bytes {
             return Err(Error::InvalidInput("a frame of medium image starts with Writer::new_image"));
         }
-        Self::start(inner, header, None)
+        Self::start(inner, header, None, None)
     }
 
     /// Start a frame of [`Medium::Image`]: `HEAD`, then the `IMAG` section
     /// describing `image`, which must agree with `header` (§4.6).
     pub fn new_image(inner: W, header: Header, image: &ImageInfo) -> Result<Self> {
-        image.check_header(&header)?;
-        Self::start(inner, header, Some(image))
+        Self::new_image_mapped(inner, header, image, None)
     }
 
-    fn start(mut inner: W, header: Header, image: Option<&ImageInfo>) -> Result<Self> {
+    /// [`Writer::new_image`], followed by a `VMAP` section (§4.8) when `map`
+    /// is given: the frame's modelled stripes then code value indices.
+    pub fn new_image_mapped(
+        inner: W,
+        header: Header,
+        image: &ImageInfo,
+        map: Option<&ValueMap>,
+    ) -> Result<Self> {
+        image.check_header(&header)?;
+        let map = map.map(|m| m.encode(image)).transpose()?;
+        Self::start(inner, header, Some(image), map)
+    }
+
+    fn start(mut inner: W, header: Header, image: Option<&ImageInfo>, map: Option<Vec<u8>>) -> Result<Self> {
         let payload = header.encode()?;
         let image = image.map(ImageInfo::encode).transpose()?;
         let mut prelude = MAGIC.to_vec();
@@ -261,6 +277,9 @@ impl<W: Write> Writer<W> {
         let mut n = write_section(&mut inner, tag::HEAD, &payload)?;
         if let Some(p) = image {
             n += write_section(&mut inner, tag::IMAG, &p)?;
+        }
+        if let Some(p) = map {
+            n += write_section(&mut inner, tag::VMAP, &p)?;
         }
         Ok(Writer {
             inner,
@@ -399,12 +418,32 @@ pub struct Reader<R: Read> {
     frames: u64,
     tail: Option<Tail>,
     image: Option<ImageInfo>,
+    value_map: Option<ValueMap>,
+    /// A section read ahead (the one after `IMAG` when it is not `VMAP`),
+    /// with its offset, for [`Reader::next_chunk`].
+    pending: Option<([u8; 4], Vec<u8>, Offset)>,
 }
 
 impl<R: Read> Reader<R> {
     /// A reader over `inner`.
     pub fn new(inner: R, limits: Limits) -> Self {
-        Reader { inner, limits, offset: 0, state: State::BetweenFrames, frames: 0, tail: None, image: None }
+        Reader {
+            inner,
+            limits,
+            offset: 0,
+            state: State::BetweenFrames,
+            frames: 0,
+            tail: None,
+            image: None,
+            value_map: None,
+            pending: None,
+        }
+    }
+
+    /// The value map of the current (or last) image frame, when it has one
+    /// (§4.8): read and validated against the image by [`Reader::next_frame`].
+    pub fn value_map(&self) -> Option<&ValueMap> {
+        self.value_map.as_ref()
     }
 
     /// The image description of the current (or last) frame, when its medium
@@ -478,6 +517,7 @@ impl<R: Read> Reader<R> {
         }
         self.tail = None;
         self.image = None;
+        self.value_map = None;
         if header.medium == Medium::Image {
             let (tag, payload, at) = self.read_section(None)?;
             if tag != tag::IMAG {
@@ -491,6 +531,13 @@ impl<R: Read> Reader<R> {
                 Error::InvalidInput(what) => Error::malformed(what, at),
                 other => other,
             })?;
+            // An optional VMAP follows; any other section is kept for next_chunk.
+            let (tag, payload, at) = self.read_section(Some(header.chunk_size))?;
+            if tag == tag::VMAP {
+                self.value_map = Some(ValueMap::decode(&payload, &image, at)?);
+            } else {
+                self.pending = Some((tag, payload, at));
+            }
             self.image = Some(image);
         }
         self.state = State::InFrame(Box::new(FrameState {
@@ -515,8 +562,14 @@ impl<R: Read> Reader<R> {
                 State::InFrame(f) => (f.header.chunk_size, f.header.method),
                 State::BetweenFrames => return Err(Error::InvalidInput("next_chunk called between frames")),
             };
-            let (tag, payload, at) = self.read_section(Some(chunk_size))?;
-            let section_size = self.offset - at;
+            let (tag, payload, at, section_size) = match self.pending.take() {
+                // Read by next_frame just before: the reader's offset is still its end.
+                Some((tag, payload, at)) => (tag, payload, at, self.offset - at),
+                None => {
+                    let (tag, payload, at) = self.read_section(Some(chunk_size))?;
+                    (tag, payload, at, self.offset - at)
+                }
+            };
             let State::InFrame(f) = &mut self.state else {
                 return Err(Error::InvalidInput("next_chunk called between frames"));
             };
@@ -540,6 +593,7 @@ impl<R: Read> Reader<R> {
                 }
                 tag::HEAD => return Err(Error::malformed("a second HEAD inside a frame", at)),
                 tag::IMAG => return Err(Error::malformed("an IMAG section that does not follow HEAD", at)),
+                tag::VMAP => return Err(Error::malformed("a VMAP section that does not follow IMAG", at)),
                 tag::INDX => {
                     f.index = Some(parse_index(&payload, at)?);
                 }
@@ -568,7 +622,7 @@ impl<R: Read> Reader<R> {
                 Some(c) => u64::from(c) + CHUNK_PAYLOAD_OVERHEAD,
                 None => 0,
             },
-            tag::INDX | tag::IMAG => u64::from(self.limits.max_ancillary_size),
+            tag::INDX | tag::IMAG | tag::VMAP => u64::from(self.limits.max_ancillary_size),
             // Unknown sections, critical or ancillary, are streamed through the
             // CRC without being kept, so any size is checked in bounded memory:
             // a damaged tag is damage (Checksum), never a limit or a request
@@ -580,6 +634,7 @@ impl<R: Read> Reader<R> {
             return Err(match tag {
                 tag::INDX => Error::LimitExceeded { what: "seek index size", value: len, limit },
                 tag::IMAG => Error::LimitExceeded { what: "image description size", value: len, limit },
+                tag::VMAP => Error::LimitExceeded { what: "value map size", value: len, limit },
                 _ => Error::malformed("section longer than the format allows", at),
             });
         }

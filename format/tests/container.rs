@@ -327,3 +327,90 @@ fn damaged_tag_is_a_checksum_error_not_unsupported() {
     g[chnk + 3] ^= 0x02; // "CHNK" -> "CHNI"
     assert!(matches!(read_all(&g), Err(Error::Checksum { .. })), "{:?}", read_all(&g));
 }
+
+/// The description of a 4×2 gray PNM image in stripes of one row.
+fn gray_info() -> nzip_format::ImageInfo {
+    use nzip_format::{ColorType, ImageInfo, RestoreCoding, SourceFormat};
+    ImageInfo {
+        width: 4,
+        height: 2,
+        color: ColorType::Gray,
+        maxval: 255,
+        stripe_rows: 1,
+        source: SourceFormat::Pnm,
+        restore_coding: RestoreCoding::Raw,
+        restore_len: 0,
+        restore: Vec::new(),
+    }
+}
+
+/// A frame of the [`gray_info`] image in stored stripes, with `map` after its
+/// `IMAG`, and `extra` sections before its `TAIL`; and its content.
+fn image_frame(map: Option<&nzip_format::ValueMap>, extra: &[([u8; 4], Vec<u8>)]) -> (Vec<u8>, Vec<u8>) {
+    let content: Vec<u8> = vec![0, 16, 32, 48, 16, 16, 0, 48];
+    let h = Header { medium: Medium::Image, content_size: Some(8), ..header(Method::Stored, 4, None) };
+    let mut w = Writer::new_image_mapped(Vec::new(), h, &gray_info(), map).unwrap();
+    for piece in content.chunks(4) {
+        w.write_chunk(ChunkKind::Stored, 4, chunk_crc(piece), piece).unwrap();
+    }
+    let (mut f, _) = w.finish(content_hash(&content)).unwrap();
+    // Insert the extra sections before the TAIL (tag, length byte, 1 + 1 + 8
+    // bytes of payload, CRC), after the seek index.
+    let tail = f.split_off(f.len() - (4 + 1 + 10 + 4));
+    for (t, p) in extra {
+        section(&mut f, *t, p);
+    }
+    f.extend_from_slice(&tail);
+    (f, content)
+}
+
+#[test]
+fn value_map_follows_the_image_description() {
+    use nzip_format::{RestoreCoding, ValueMap};
+    let list = ValueMap::encode_list(&[0, 16, 32, 48]).unwrap();
+    let map = ValueMap { count: 4, coding: RestoreCoding::Raw, list_len: list.len() as u64, list };
+    let (f, content) = image_frame(Some(&map), &[]);
+    assert_eq!(read_all(&f).unwrap(), content);
+    let mut r = Reader::new(&f[..], Limits::default());
+    r.next_frame().unwrap();
+    assert_eq!(r.value_map(), Some(&map));
+    assert_eq!(map.values(&map.list, 255, 0).unwrap(), [0, 16, 32, 48]);
+    // Without a map, the section after IMAG is the first chunk, read ahead.
+    let (plain, _) = image_frame(None, &[]);
+    assert_eq!(read_all(&plain).unwrap(), content);
+    assert!(f.len() > plain.len());
+    // Anywhere else a VMAP is malformed: after a chunk, twice, in a bytes frame.
+    let payload = map.encode(&gray_info()).unwrap();
+    let (late, _) = image_frame(None, &[(tag::VMAP, payload.clone())]);
+    assert!(matches!(read_all(&late), Err(Error::Malformed { .. })));
+    let (twice, _) = image_frame(Some(&map), &[(tag::VMAP, payload.clone())]);
+    assert!(matches!(read_all(&twice), Err(Error::Malformed { .. })));
+    let h = header(Method::Stored, 4, None);
+    let body = vec![(tag::VMAP, payload), (tag::CHNK, chunk_payload(0, 3, b"abc", b"abc"))];
+    assert!(matches!(read_all(&hand_frame(&h, &body, b"abc", 1)), Err(Error::Malformed { .. })));
+    // A map that does not fit the image (more values than maxval) is malformed.
+    let mut wide = map.clone();
+    wide.count = 256;
+    let mut bad = f.clone();
+    let at = f.windows(4).position(|w| w == b"VMAP").unwrap();
+    let mut fixed = bad[..at].to_vec();
+    section(&mut fixed, tag::VMAP, &{
+        let mut p = Vec::new();
+        nzip_format::varint::put(&mut p, u64::from(wide.count));
+        p.push(0);
+        nzip_format::varint::put(&mut p, wide.list_len);
+        p.extend_from_slice(&wide.list);
+        p
+    });
+    let vmap_len = 4 + 1 + payload_len(&map) + 4;
+    fixed.extend_from_slice(&bad.split_off(at + vmap_len));
+    assert!(matches!(read_all(&fixed), Err(Error::Malformed { .. })));
+    // Every truncation of the mapped frame is an error.
+    for n in 0..f.len() {
+        assert!(read_all(&f[..n]).is_err(), "{n}");
+    }
+}
+
+fn payload_len(map: &nzip_format::ValueMap) -> usize {
+    map.encode(&gray_info()).unwrap().len()
+}

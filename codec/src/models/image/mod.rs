@@ -137,6 +137,19 @@ pub fn choose_network(image: &Stripe, samples: &[u8], nets: &[&ImgNet]) -> usize
     model::choose_net(image, samples, nets)
 }
 
+/// What a whole image (shape `image`, every row of it) costs on the sample of
+/// its rows that [`choose_network`] tries (spec/MODELS.md §7.11): the coded
+/// bytes with `net` under the best colour transform, and the rows coded; the
+/// encoder compares such costs (of the image as it is and as value indices,
+/// spec/FORMAT.md §4.8). `(usize::MAX, 0)` when the samples do not match the
+/// shape.
+pub fn sample_cost(image: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (usize, u32) {
+    if !image.holds(samples) {
+        return (usize::MAX, 0);
+    }
+    model::sample_cost(image, samples, net)
+}
+
 /// The network's training records for one stripe (spec/MODELS.md §7.12): 52
 /// bytes per binary decision of about one in `2^keep_log2` sub-pixels (at
 /// most 63; 0: all of them), chosen by their position. For

@@ -960,6 +960,14 @@ pub(super) fn choose(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (Trans
     (best.1, hash)
 }
 
+/// The cost of a whole image on a sample of its rows (spec §7.11): the bytes
+/// that [`TRIAL_ROWS`] rows spread over it code to with `net` under their
+/// best colour transform, and the number of those rows.
+pub(super) fn sample_cost(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (usize, u32) {
+    let (shape, sub) = trial_rows(s, samples, TRIAL_ROWS / TRIAL_BLOCK);
+    (best_transform(&shape, &sub, net).0, shape.rows)
+}
+
 /// The encoder's choice of network for a whole image (spec §7.11): the index
 /// of the network in `nets` that codes a sample of the image's rows
 /// smallest (the first on a tie). The colour transform is the one that suits
