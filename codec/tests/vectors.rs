@@ -664,12 +664,12 @@ fn build_all() -> Vec<Vector> {
     bad("vmap-value-beyond-maxval", with_payload(&steps6, tag::VMAP, |p| *p = beyond.clone()), "Malformed");
     let (at, p, len) = find_section(&steps6, tag::VMAP);
     let vmap = steps6[at..p + len + 4].to_vec();
-    let (chunk_at, chunk_p, chunk_len) = find_section(&steps6, tag::CHNK);
+    // (In a frame without a map, so that the chunk before it decodes.)
+    let (_, chunk_p, chunk_len) = find_section(&ppm6, tag::CHNK);
     let chunk_end = chunk_p + chunk_len + 4;
-    let mut late = steps6[..at].to_vec();
-    late.extend_from_slice(&steps6[chunk_at..chunk_end]);
+    let mut late = ppm6[..chunk_end].to_vec();
     late.extend_from_slice(&vmap);
-    late.extend_from_slice(&steps6[chunk_end..]);
+    late.extend_from_slice(&ppm6[chunk_end..]);
     bad("vmap-after-a-chunk", late, "Malformed");
     let (chnk, _, _) = find_section(&hello6, tag::CHNK);
     let mut bytes_frame = hello6[..chnk].to_vec();
