@@ -216,6 +216,7 @@ fn compress_opts(settings: &Settings) -> Result<CompressOptions, Failure> {
         backend: backend(settings)?,
         images: settings.images,
         image_net: None,
+        image_match: None,
     })
 }
 

@@ -1,6 +1,8 @@
 //! Measure the image model on files: `cargo run --release -p nzip-codec --example imgtune -- [-l LEVEL] [-s STRIPE_PIXELS] [-n 0|1] FILES...`
 //! (`-n 1`: with the level's built-in network, method `imgnn`; the default; `-w FILE`: with
-//! the network package FILE instead).
+//! the network package FILE instead; `-m auto|on|off`: the match model of method `img2`,
+//! chosen per stripe (the default), always or never; `-m v1`: revision 1, methods
+//! `img`/`imgnn`).
 //! Prints bits per sub-pixel per file and in total (coded stripe bytes only,
 //! no container), and the decoding speed (each stripe is decoded and checked;
 //! `NODECODE=1` skips it). For tuning on the train split.
@@ -8,7 +10,7 @@
 
 use nzip_codec::entropy::binary::{RangeBitDecoder, RangeBitEncoder};
 use nzip_codec::media::image::Image;
-use nzip_codec::models::image::{decode, encode, ImgNet, Stripe};
+use nzip_codec::models::image::{decode, encode, ImgNet, Revision, Stripe};
 use std::time::Instant;
 
 fn main() {
@@ -17,6 +19,8 @@ fn main() {
     let mut stripe_px: usize = 1 << 19;
     let mut with_net = true;
     let mut weights: Option<String> = None;
+    let mut rev = Revision::V2;
+    let mut matching: Option<bool> = None;
     let decode_too = std::env::var_os("NODECODE").is_none();
     while args.first().is_some_and(|a| a.starts_with('-')) {
         let flag = args.remove(0);
@@ -26,6 +30,12 @@ fn main() {
             "-s" => stripe_px = v.parse().unwrap(),
             "-n" => with_net = v != "0",
             "-w" => weights = Some(v),
+            "-m" => match v.as_str() {
+                "on" => matching = Some(true),
+                "off" => matching = Some(false),
+                "v1" => rev = Revision::V1,
+                _ => matching = None,
+            },
             _ => panic!("unknown flag {flag}"),
         }
     }
@@ -63,12 +73,12 @@ fn main() {
                                     maxval: img.maxval,
                                 };
                                 let mut enc = RangeBitEncoder::new();
-                                encode(&st, level, chunk, net, &mut enc).unwrap();
+                                encode(&st, level, chunk, net, rev, matching, &mut enc).unwrap();
                                 let bytes = enc.finish();
                                 total += bytes.len();
                                 if decode_too {
                                     let start = Instant::now();
-                                    let out = decode_stripe(&st, level, net, &bytes);
+                                    let out = decode_stripe(&st, level, net, rev, &bytes);
                                     dtime += start.elapsed().as_secs_f64();
                                     assert!(out == chunk, "round trip failed: {f}");
                                 }
@@ -109,9 +119,9 @@ fn main() {
 /// A separate function, so that profilers can single out decoding
 /// (`valgrind --toggle-collect=imgtune::decode_stripe`).
 #[inline(never)]
-fn decode_stripe(st: &Stripe, level: u8, net: Option<&ImgNet>, bytes: &[u8]) -> Vec<u8> {
+fn decode_stripe(st: &Stripe, level: u8, net: Option<&ImgNet>, rev: Revision, bytes: &[u8]) -> Vec<u8> {
     let mut dec = RangeBitDecoder::new(bytes).unwrap();
     let mut out = Vec::new();
-    decode(st, level, net, &mut dec, &mut out).unwrap();
+    decode(st, level, net, rev, &mut dec, &mut out).unwrap();
     out
 }

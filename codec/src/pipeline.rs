@@ -55,6 +55,12 @@ pub struct CompressOptions {
     /// never (method `img`, the adaptive model alone: about 1% larger files,
     /// decoded about 1.35× faster).
     pub image_net: Option<bool>,
+    /// The image model's match model (method `img2`, spec/MODELS.md §7.13):
+    /// `None` (the default) lets each stripe choose (on for graphics, where
+    /// the encoder's trial picks exact contexts), `Some(true)` switches it on
+    /// in every stripe, `Some(false)` writes methods `img` / `imgnn` (the
+    /// model without it, as nzip wrote before `img2`).
+    pub image_match: Option<bool>,
 }
 
 impl Default for CompressOptions {
@@ -68,6 +74,7 @@ impl Default for CompressOptions {
             backend: Backend::Cpu,
             images: true,
             image_net: None,
+            image_match: None,
         }
     }
 }
@@ -570,8 +577,10 @@ impl ChunkCodec {
                 }
                 _ => unsupported(format!("{method} names a language model, then optionally a cm2 prior")),
             },
-            (Method::ImagePredictive, None) => image(None),
-            (Method::ImageNetwork, Some(b)) if b.kind == BuiltinKind::ImgNet => image(Some(b.img_net()?)),
+            (Method::ImagePredictive | Method::ImageMatch, None) => image(None),
+            (Method::ImageNetwork | Method::ImageMatch, Some(b)) if b.kind == BuiltinKind::ImgNet => {
+                image(Some(b.img_net()?))
+            }
             (method, Some(b)) => {
                 unsupported(format!("method {method} with model '{}' ({:?})", b.name, b.kind))
             }

@@ -9,7 +9,7 @@
 
 use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, RangeBitDecoder, RangeBitEncoder, BIT_PRECISION};
 use crate::media::image::{Image, Restorer, MAX_RESTORE_BYTES};
-use crate::models::image::ImgNet;
+use crate::models::image::{ImgNet, Revision};
 use crate::models::{cm, image as model};
 use crate::nn::package;
 use crate::pipeline::{CompressOptions, DecompressOptions, Progress, Stats, Workers};
@@ -108,15 +108,17 @@ fn encode_stripe(
     shape: &model::Stripe,
     header: &Header,
     net: Option<&ImgNet>,
+    matching: Option<bool>,
 ) -> (ChunkKind, Vec<u8>) {
+    let rev = Revision::of(header.method).unwrap_or(Revision::V2);
     let coded = match header.coder {
         Coder::Ans => {
             let mut enc = AnsBitEncoder::new();
-            model::encode(shape, header.level, raw, net, &mut enc).map(|()| enc.finish())
+            model::encode(shape, header.level, raw, net, rev, matching, &mut enc).map(|()| enc.finish())
         }
         _ => {
             let mut enc = RangeBitEncoder::new();
-            model::encode(shape, header.level, raw, net, &mut enc).map(|()| enc.finish())
+            model::encode(shape, header.level, raw, net, rev, matching, &mut enc).map(|()| enc.finish())
         }
     };
     match coded {
@@ -291,7 +293,11 @@ pub(crate) fn compress_image<W: Write>(
     };
     let header = Header {
         medium: Medium::Image,
-        method: if net.is_some() { Method::ImageNetwork } else { Method::ImagePredictive },
+        method: match (opts.image_match, &net) {
+            (Some(false), Some(_)) => Method::ImageNetwork,
+            (Some(false), None) => Method::ImagePredictive,
+            _ => Method::ImageMatch,
+        },
         level: opts.level,
         coder: match opts.coder {
             CoderKind::Range => Coder::Range,
@@ -312,7 +318,14 @@ pub(crate) fn compress_image<W: Write>(
         .map(|(coded, raw)| (coded, raw.len()))
         .collect();
     let coded = workers.map(&coded_stripes, |&(coded, raw_len)| {
-        encode_stripe(coded, raw_len, &shape(coded), &header, net.as_ref().map(|(_, n)| &**n))
+        encode_stripe(
+            coded,
+            raw_len,
+            &shape(coded),
+            &header,
+            net.as_ref().map(|(_, n)| &**n),
+            opts.image_match,
+        )
     });
     let mut frame = Vec::new();
     let mut writer =
@@ -410,6 +423,8 @@ fn decode_stripe(
     let content = match chunk.kind {
         ChunkKind::Stored => chunk.data.clone(),
         ChunkKind::Modelled => {
+            let rev = Revision::of(header.method)
+                .ok_or_else(|| format::Error::Unsupported(format!("image method {}", header.method)))?;
             let mut out = Vec::new();
             let undecodable = |_| format::Error::Malformed {
                 what: "modelled image stripe does not decode",
@@ -418,11 +433,11 @@ fn decode_stripe(
             match header.coder {
                 Coder::Ans => {
                     let mut dec = AnsBitDecoder::new(&chunk.data).map_err(undecodable)?;
-                    model::decode(shape, header.level, net, &mut dec, &mut out).map_err(undecodable)?;
+                    model::decode(shape, header.level, net, rev, &mut dec, &mut out).map_err(undecodable)?;
                 }
                 _ => {
                     let mut dec = RangeBitDecoder::new(&chunk.data).map_err(undecodable)?;
-                    model::decode(shape, header.level, net, &mut dec, &mut out).map_err(undecodable)?;
+                    model::decode(shape, header.level, net, rev, &mut dec, &mut out).map_err(undecodable)?;
                 }
             }
             match map {

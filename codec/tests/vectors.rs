@@ -81,10 +81,32 @@ fn encode(content: &[u8], level: u8, coder: CoderKind, chunk_size: Option<u32>) 
     nzip_codec::compress_to_vec(content, &opts).unwrap()
 }
 
-/// An image frame of method 3 (`img`, without the network), which nzip
-/// writes only when asked (`image_net: false`).
+/// An image frame of method 3 (`img`, without the network or the match
+/// model), which nzip writes only when asked (`image_net: false`,
+/// `image_match: false`).
 fn encode_img(content: &[u8], coder: CoderKind) -> Vec<u8> {
-    let opts = CompressOptions { coder, threads: 1, image_net: Some(false), ..CompressOptions::default() };
+    let opts = CompressOptions {
+        coder,
+        threads: 1,
+        image_net: Some(false),
+        image_match: Some(false),
+        ..CompressOptions::default()
+    };
+    nzip_codec::compress_to_vec(content, &opts).unwrap()
+}
+
+/// An image frame of method 8 (`img2`) at level 6, with the built-in network
+/// `net` or none, and the match model as `matching` says (`None`: the
+/// encoder's choice per stripe).
+fn encode_img2(content: &[u8], coder: CoderKind, net: Option<&str>, matching: Option<bool>) -> Vec<u8> {
+    let opts = CompressOptions {
+        coder,
+        threads: 1,
+        model: net.map(Into::into),
+        image_net: Some(net.is_some()),
+        image_match: matching,
+        ..CompressOptions::default()
+    };
     nzip_codec::compress_to_vec(content, &opts).unwrap()
 }
 
@@ -100,6 +122,7 @@ fn encode_imgnn(content: &[u8], coder: CoderKind, level: u8, net: &str) -> Vec<u
         threads: 1,
         model: Some(net.into()),
         image_net: Some(true),
+        image_match: Some(false),
         ..CompressOptions::default()
     };
     nzip_codec::compress_to_vec(content, &opts).unwrap()
@@ -429,6 +452,28 @@ fn build_all() -> Vec<Vector> {
     let steps_nn = encode_imgnn(&steps, CoderKind::Ans, 6, "img-mlp-p");
     let made = format!("steps-x257.pgm -6 --coder ans --model img-mlp-p, {nn}");
     valid("image-pgm16-vmap-imgnn6-ans", steps_nn, &steps, &made);
+    // Method 8 (`img2`): the match model, switched on in every stripe or
+    // chosen by the encoder, with and without the network.
+    let img2 = "method img2 (encode_img2 in vectors.rs)";
+    let made = format!("gradient.ppm -6, no network, match model on in every stripe, {img2}");
+    valid("image-ppm-img2-match-range", encode_img2(&ppm, CoderKind::Range, None, Some(true)), &ppm, &made);
+    let made =
+        format!("gradient.ppm -6 --coder ans --model img-mlp-p, match model chosen per stripe, {img2}");
+    let ppm_img2 = encode_img2(&ppm, CoderKind::Ans, Some("img-mlp-p"), None);
+    valid("image-ppm-img2-nn-ans", ppm_img2.clone(), &ppm, &made);
+    let made = format!("steps-x257.pgm -6 (a value map), no network, match model on, {img2}");
+    valid(
+        "image-pgm16-vmap-img2-match-range",
+        encode_img2(&steps, CoderKind::Range, None, Some(true)),
+        &steps,
+        &made,
+    );
+    v.push(Vector {
+        name: "valid/image-png-rgba-img2-match-nn-range.nz".into(),
+        bytes: encode_img2(&png, CoderKind::Range, Some("img-mlp-p"), Some(true)),
+        expect: Expect::Image(samples_of(&png)),
+        made_from: format!("disc-rgba.png -6 --model img-mlp-p, match model on, {img2}"),
+    });
     v.push(Vector {
         name: "valid/image-png-rgba-img6-ans.nz".into(),
         bytes: encode_img(&png, CoderKind::Ans),
@@ -607,6 +652,25 @@ fn build_all() -> Vec<Vector> {
     bad(
         "img-with-the-network",
         with_payload(&ppm_nn, tag::HEAD, |p| p[2] = Method::ImagePredictive.code()),
+        "Unsupported",
+    );
+    bad(
+        "img2-method-in-bytes-frame",
+        with_payload(&hello6, tag::HEAD, |p| p[2] = Method::ImageMatch.code()),
+        "Malformed",
+    );
+    bad(
+        "img2-naming-a-language-model",
+        with_payload(&ppm_img2, tag::HEAD, |p| {
+            // The network's id and name become byte-gru-s's.
+            let gru = nzip_codec::nn::package::find_by_name("byte-gru-s").unwrap().model_ref();
+            let id_at = p.len() - (1 + 32 + 1 + "img-mlp-p".len());
+            p.truncate(id_at);
+            p.push(32);
+            p.extend_from_slice(&gru.id);
+            p.push(gru.name.len() as u8);
+            p.extend_from_slice(gru.name.as_bytes());
+        }),
         "Unsupported",
     );
     bad(

@@ -91,6 +91,10 @@ pub enum Method {
     /// an integer correction of the language model's output layer learns
     /// from every coded byte. The header's models are as for `cmlm`.
     ContextMixingLm2,
+    /// The image model, revision 2 ("img2", spec/MODELS.md §7.13): `img`, or
+    /// `imgnn` when the header names a network, with a two-dimensional match
+    /// model that each stripe switches on or off.
+    ImageMatch,
 }
 
 impl Method {
@@ -105,6 +109,7 @@ impl Method {
             Method::ContextMixingLm => 5,
             Method::ImageNetwork => 6,
             Method::ContextMixingLm2 => 7,
+            Method::ImageMatch => 8,
         }
     }
 
@@ -118,8 +123,9 @@ impl Method {
             5 => Ok(Method::ContextMixingLm),
             6 => Ok(Method::ImageNetwork),
             7 => Ok(Method::ContextMixingLm2),
+            8 => Ok(Method::ImageMatch),
             other => Err(Error::Unsupported(format!(
-                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2, 5 = cmlm, 6 = imgnn, 7 = cmlm2); a newer nzip may decode it"
+                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2, 5 = cmlm, 6 = imgnn, 7 = cmlm2, 8 = img2); a newer nzip may decode it"
             ))),
         }
     }
@@ -135,6 +141,7 @@ impl Method {
             Method::ContextMixingLm => "cmlm",
             Method::ImageNetwork => "imgnn",
             Method::ContextMixingLm2 => "cmlm2",
+            Method::ImageMatch => "img2",
         }
     }
 }
@@ -246,14 +253,16 @@ impl Header {
                     "the lm, cmlm, cmlm2 and imgnn methods need a model reference",
                 ))
             }
-            Method::ImagePredictive | Method::ImageNetwork if !(1..=9).contains(&self.level) => {
-                return Err(Error::InvalidInput("img and imgnn levels must be in 1..=9"))
+            Method::ImagePredictive | Method::ImageNetwork | Method::ImageMatch
+                if !(1..=9).contains(&self.level) =>
+            {
+                return Err(Error::InvalidInput("img, imgnn and img2 levels must be in 1..=9"))
             }
             _ => {}
         }
         match (self.medium, self.method) {
-            (Medium::Bytes, Method::ImagePredictive | Method::ImageNetwork) => {
-                return Err(Error::InvalidInput("the img and imgnn methods code image frames only"))
+            (Medium::Bytes, Method::ImagePredictive | Method::ImageNetwork | Method::ImageMatch) => {
+                return Err(Error::InvalidInput("the img, imgnn and img2 methods code image frames only"))
             }
             (
                 Medium::Image,
@@ -262,7 +271,7 @@ impl Header {
                 | Method::NeuralLm
                 | Method::ContextMixingLm
                 | Method::ContextMixingLm2,
-            ) => return Err(Error::InvalidInput("image frames use the img, imgnn or stored method")),
+            ) => return Err(Error::InvalidInput("image frames use the img, imgnn, img2 or stored method")),
             _ => {}
         }
         if let Some(m) = &self.model {

@@ -56,6 +56,30 @@ pub const MIN_LEVEL: u8 = 1;
 /// The strongest level.
 pub const MAX_LEVEL: u8 = 9;
 
+/// The revision of the image model that codes a frame's stripes, which its
+/// method names: [`Revision::V1`] for methods `img` and `imgnn`
+/// (spec/MODELS.md §7-§7.12), [`Revision::V2`] for method `img2` (§7.13:
+/// every stripe also says whether the match model codes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revision {
+    /// Methods `img` (3) and `imgnn` (6).
+    V1,
+    /// Method `img2` (8).
+    V2,
+}
+
+impl Revision {
+    /// The revision of an image method; `None` for other methods.
+    pub fn of(method: nzip_format::Method) -> Option<Revision> {
+        use nzip_format::Method;
+        match method {
+            Method::ImagePredictive | Method::ImageNetwork => Some(Revision::V1),
+            Method::ImageMatch => Some(Revision::V2),
+            _ => None,
+        }
+    }
+}
+
 /// The shape of one stripe: what encoder and decoder both know before coding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stripe {
@@ -97,7 +121,10 @@ impl Stripe {
 /// Code the samples of one stripe (canonical layout, exactly
 /// [`Stripe::bytes`] of them) into `enc` at `level` (recorded in the frame;
 /// every level codes alike in this version, spec/MODELS.md §7), with the
-/// learned network `net` (method `imgnn`, §7.12) or without (method `img`).
+/// learned network `net` (method `imgnn`, §7.12) or without (method `img`),
+/// as revision `rev` of the model (§7.13). In revision 2, `matching` switches
+/// the match model on or off; `None` leaves it to the encoder (on where the
+/// stripe's trial chooses the large hashed tables, §7.11).
 ///
 /// # Errors
 ///
@@ -108,6 +135,8 @@ pub fn encode<E: BitEncode>(
     _level: u8,
     samples: &[u8],
     net: Option<&ImgNet>,
+    rev: Revision,
+    matching: Option<bool>,
     enc: &mut E,
 ) -> Result<(), EntropyError> {
     if !stripe.holds(samples) || stripe.maxval == 0 {
@@ -122,7 +151,7 @@ pub fn encode<E: BitEncode>(
     if above {
         return Err(EntropyError::InvalidModel("a sample is above maxval"));
     }
-    model::encode(stripe, samples, net, enc)
+    model::encode(stripe, samples, net, rev, matching, enc)
 }
 
 /// The encoder's choice among learned networks for a whole image (shape
@@ -166,8 +195,8 @@ pub fn training_records(stripe: &Stripe, samples: &[u8], keep_log2: u32) -> Resu
     model::records(stripe, samples, keep_log2.min(63))
 }
 
-/// Decode one stripe coded by [`encode`] with the same shape, level and
-/// network, appending its samples (canonical layout) to `out`.
+/// Decode one stripe coded by [`encode`] with the same shape, level,
+/// network and revision, appending its samples (canonical layout) to `out`.
 ///
 /// Never panics, whatever bits `dec` returns: decoded values are clamped to
 /// their ranges. The work and the memory are proportional to the stripe,
@@ -181,6 +210,7 @@ pub fn decode<D: BitDecode>(
     stripe: &Stripe,
     _level: u8,
     net: Option<&ImgNet>,
+    rev: Revision,
     dec: &mut D,
     out: &mut Vec<u8>,
 ) -> Result<(), EntropyError> {
@@ -191,5 +221,5 @@ pub fn decode<D: BitDecode>(
         return Err(EntropyError::InvalidModel("empty or too wide stripe"));
     }
     out.reserve(len.min(1 << 26));
-    model::decode(stripe, net, dec, out)
+    model::decode(stripe, net, rev, dec, out)
 }

@@ -4,7 +4,7 @@
 use super::net::{slog, Hidden, ImgNet, FEATURES};
 use super::predict::{self, Nb, FRAC_BITS, INTER, MAX_PREDICTORS, SPATIAL};
 use super::transform::{Layout, Transform};
-use super::Stripe;
+use super::{Revision, Stripe};
 use crate::entropy::binary::{BitDecode, BitEncode};
 use crate::entropy::EntropyError;
 use crate::models::cm::adaptive::{prefetch, HistoryMap, StateMap};
@@ -212,8 +212,126 @@ const LR_FINAL: i32 = 2;
 /// stderr when a model is dropped (never on in a release).
 const STATS: bool = false;
 
+/// The two-dimensional match model of method `img2` (spec §7.13). The
+/// pixel after the last one whose causal neighbours W, WW and N (every
+/// channel, exactly) were those of the current pixel predicts it; once that
+/// prediction is right, the pixels after the predicting one predict the next
+/// pixels, for as long as they stay right (text, icons and window borders
+/// repeat exactly in screenshots). For each decision of a plane whose
+/// decisions so far agree with the predicted value's, the mixer gets the
+/// expected bit's probability in the context of the run's length.
+#[derive(Debug, Clone)]
+struct Matcher {
+    /// Hash of a neighbourhood -> the index of its pixel + 1 (0: none).
+    table: Vec<u32>,
+    /// log2 of the table's entries.
+    bits: u32,
+    /// The predicting pixel.
+    ptr: Option<usize>,
+    /// Pixels in a row that it predicted exactly (every plane).
+    len: u32,
+    /// Its plane values (under the stripe's transform).
+    pred: [i32; 4],
+    /// P(1) by (length bucket, expected bit, node class).
+    sm: StateMap,
+}
+
+/// Smallest and largest match tables (log2 of the entries).
+const MATCH_BITS_MIN: u32 = 12;
+const MATCH_BITS_MAX: u32 = 20;
+/// Run lengths above this share a context.
+const MATCH_LEN_CAP: u32 = 15;
+/// Count limit of the match model's state map.
+const MATCH_LIMIT: u32 = 1023;
+/// With the small hashed tables (photographs), the encoder switches the
+/// match model on when it codes the trial rows at most `.0 / .1` as large.
+const MATCH_TRIAL_GAIN: (usize, usize) = (31, 32);
+
+impl Matcher {
+    /// A match model for a stripe of `pixels` pixels: `bitlen(pixels)`
+    /// table bits, within 12..=20.
+    fn new(pixels: usize) -> Matcher {
+        let bits = (usize::BITS - pixels.leading_zeros()).clamp(MATCH_BITS_MIN, MATCH_BITS_MAX);
+        Matcher {
+            table: vec![0; 1 << bits],
+            bits,
+            ptr: None,
+            len: 0,
+            pred: [0; 4],
+            sm: StateMap::new((MATCH_LEN_CAP as usize + 1) * 2 * 4, MATCH_LIMIT),
+        }
+    }
+
+    /// Before pixel (`y`, `x`) of a stripe `width` pixels wide: find its
+    /// predicting pixel and prediction, and record its neighbourhood.
+    /// `view` holds the stripe's samples (canonical layout, `wide`: two bytes
+    /// each) at least up to this pixel; only earlier pixels are read.
+    fn find(&mut self, view: &[u8], y: usize, x: usize, width: usize, layout: &Layout, wide: bool) {
+        let ch = layout.channels;
+        let sample = |i: usize| -> i32 {
+            if wide {
+                let b = view.get(2 * i..2 * i + 2).unwrap_or(&[0, 0]);
+                i32::from(u16::from_be_bytes([b[0], b[1]]))
+            } else {
+                view.get(i).map_or(0, |&v| i32::from(v))
+            }
+        };
+        let cur = y * width + x;
+        let key = (y >= 1 && x >= 2).then(|| {
+            let mut h = 0;
+            for p in [cur - 1, cur - 2, cur - width] {
+                h = mix(h, (0..ch).fold(0u64, |k, c| k << 16 | sample(p * ch + c) as u64));
+            }
+            (h >> (64 - self.bits)) as usize
+        });
+        self.ptr = match self.ptr {
+            // A run goes on from the pixel after the one that was right.
+            Some(p) if self.len > 0 => Some(p + 1),
+            _ => {
+                self.len = 0;
+                key.and_then(|k| (self.table[k] as usize).checked_sub(1))
+            }
+        };
+        if let Some(k) = key {
+            self.table[k] = (cur + 1) as u32;
+        }
+        if let Some(p) = self.ptr {
+            let mut c = [0i32; 4];
+            for (k, cv) in c.iter_mut().enumerate().take(ch) {
+                *cv = sample(p * ch + k);
+            }
+            self.pred = layout.forward(&c);
+        }
+    }
+
+    /// After the pixel (plane values `actual`): the run grows when every
+    /// plane was predicted, else it ends.
+    fn settle(&mut self, actual: &[i32; 4], planes: usize) {
+        if self.ptr.is_some() {
+            if self.pred[..planes] == actual[..planes] {
+                self.len = self.len.saturating_add(1);
+            } else {
+                self.len = 0;
+                self.ptr = None;
+            }
+        }
+    }
+
+    /// The state-map context of a decision of class `cls` whose expected bit
+    /// is `e`.
+    #[inline]
+    fn context(&self, e: bool, cls: usize) -> usize {
+        ((self.len.min(MATCH_LEN_CAP) as usize * 2 + usize::from(e)) << 2) + cls
+    }
+}
+
 /// The model of one stripe.
 pub(crate) struct Model<'a> {
+    /// The match model (method `img2`, when the stripe switches it on).
+    matcher: Option<Matcher>,
+    /// The current sample's residual as the match model predicts it, while
+    /// the decisions coded so far agree with it.
+    mres: Option<i32>,
     /// The learned network (method `imgnn`), or none (method `img`).
     net: Option<&'a ImgNet>,
     /// The network's hidden activations for the current sample.
@@ -261,8 +379,15 @@ pub(crate) struct Model<'a> {
 impl<'a> Model<'a> {
     /// A fresh model for stripe `s` under colour transform `transform` with
     /// hashed tables of at most `2^(22 - 2·hash)` entries (spec §7.1), with
-    /// the learned network `net` as one more mixer input (spec §7.12).
-    pub(crate) fn new(s: &Stripe, transform: Transform, hash: u32, net: Option<&'a ImgNet>) -> Model<'a> {
+    /// the learned network `net` as one more mixer input (spec §7.12), and
+    /// with the match model when `matching` (spec §7.13).
+    pub(crate) fn new(
+        s: &Stripe,
+        transform: Transform,
+        hash: u32,
+        net: Option<&'a ImgNet>,
+        matching: bool,
+    ) -> Model<'a> {
         let width = s.width as usize;
         let stride = width + 2 * PAD;
         let layout = Layout::new(s.color, s.maxval, transform);
@@ -271,7 +396,10 @@ impl<'a> Model<'a> {
         let want = pixels.saturating_mul(layout.planes).saturating_mul(8).max(1);
         let cap = HASH_BITS_MAX.saturating_sub(2 * hash.min(3)).max(HASH_BITS_MIN);
         let hbits = (usize::BITS - want.leading_zeros() + 1).clamp(HASH_BITS_MIN, cap);
+        let matcher = matching.then(|| Matcher::new(pixels));
         let mut m = Model {
+            matcher,
+            mres: None,
             net,
             hid: [0; super::net::MAX_HIDDEN],
             records: None,
@@ -292,9 +420,9 @@ impl<'a> Model<'a> {
             hmap: std::array::from_fn(|_| HistoryMap::new(H_LIMIT)),
             hbits,
             mixer: Mixer::new(
-                N_INPUTS + usize::from(net.is_some()),
+                N_INPUTS + usize::from(net.is_some()) + usize::from(matching),
                 &[4 * NODES, 4 * 16 * 4],
-                16,
+                if matching { 32 } else { 16 },
                 LR,
                 LR_FINAL,
             ),
@@ -363,9 +491,17 @@ impl<'a> Model<'a> {
         let ch = layout.channels;
         let wide = self.maxval > 255;
         let bps = if wide { 2 } else { 1 };
+        let base = out.len();
         for y in 0..self.rows {
             self.start_row(y);
             for x in 0..self.width {
+                if let Some(m) = &mut self.matcher {
+                    let view = match src {
+                        Some(s) => s,
+                        None => &out[base..],
+                    };
+                    m.find(view, y, x, self.width, &layout, wide);
+                }
                 let mut v = [0i32; 4];
                 if let Some(src) = src {
                     let at = (y * self.width + x) * ch * bps;
@@ -381,6 +517,9 @@ impl<'a> Model<'a> {
                 }
                 for (p, vp) in v.iter_mut().enumerate().take(layout.planes) {
                     *vp = self.code_sample(io, p, y, x, *vp)?;
+                }
+                if let Some(m) = &mut self.matcher {
+                    m.settle(&v, layout.planes);
                 }
                 if src.is_none() {
                     let c = layout.inverse(&v, self.maxval);
@@ -664,14 +803,25 @@ impl<'a> Model<'a> {
         // The residual (spec §4.4).
         let r = value - phat;
         self.hx = 0;
-        let v = if self.decide(io, ZERO, r == 0)? {
+        self.mres = match &self.matcher {
+            Some(Matcher { ptr: Some(_), pred, .. }) => Some(pred[c] - phat),
+            _ => None,
+        };
+        let e = self.mres.map(|rh| rh == 0);
+        let v = if self.decide(io, ZERO, r == 0, e)? {
             phat
         } else {
             let (pos_ok, neg_ok) = (phat < hi, phat > lo);
             let positive = match (pos_ok, neg_ok) {
-                (true, true) => self.decide(io, SIGN, r > 0)?,
+                (true, true) => {
+                    let e = self.mres.map(|rh| rh > 0);
+                    self.decide(io, SIGN, r > 0, e)?
+                }
                 (p, _) => p,
             };
+            if self.mres.is_some_and(|rh| (rh > 0) != positive) {
+                self.mres = None;
+            }
             let mmax = if positive { hi - phat } else { phat - lo } - 1;
             if mmax < 0 {
                 phat // only a damaged stream gets here
@@ -680,7 +830,11 @@ impl<'a> Model<'a> {
                 let mut k = 0u32;
                 loop {
                     let next = (2 << k) - 1;
-                    if next > mmax || !self.decide(io, unary_node(k, positive), m >= next)? {
+                    if next > mmax {
+                        break;
+                    }
+                    let e = self.mres.map(|rh| rh.abs() > next);
+                    if !self.decide(io, unary_node(k, positive), m >= next, e)? {
                         break;
                     }
                     k += 1;
@@ -693,7 +847,8 @@ impl<'a> Model<'a> {
                     // The hashed contexts also see the bits decoded so far, so
                     // that they can learn exact values.
                     self.hx = ((off as usize) << 1 | 1) << (NODE_BITS + j.min(2));
-                    let b = self.decide(io, mant_node(k, j), bit)?;
+                    let e = self.mres.map(|rh| ((rh.abs() - 1 - first) >> shift) & 1 != 0);
+                    let b = self.decide(io, mant_node(k, j), bit, e)?;
                     off = off << 1 | i32::from(b);
                 }
                 let m = (first + off).min(mmax);
@@ -741,7 +896,13 @@ impl<'a> Model<'a> {
 
     /// Code one decision with the full model.
     #[inline]
-    fn decide<IO: BitIo>(&mut self, io: &mut IO, node: usize, bit: bool) -> Result<bool, EntropyError> {
+    fn decide<IO: BitIo>(
+        &mut self,
+        io: &mut IO,
+        node: usize,
+        bit: bool,
+        exp: Option<bool>,
+    ) -> Result<bool, EntropyError> {
         // The common decisions of a sample share one 64-byte bucket of each
         // hashed table; the others are hashed individually.
         let cls = node_class(node);
@@ -762,17 +923,26 @@ impl<'a> Model<'a> {
             for (j, (xi, &hi)) in x[NT..].iter_mut().zip(&hidx).enumerate() {
                 *xi = stretch(self.hmap[j * 4 + cls].p12(self.h[j][hi]));
             }
-            match self.net {
-                Some(net) => {
-                    x[NT + NH] = net.logit(&self.hid, node);
-                    x[NT + NH + 1] = 256;
-                }
-                None => x[NT + NH] = 256,
+            let mut i = NT + NH;
+            if let Some(net) = self.net {
+                x[i] = net.logit(&self.hid, node);
+                i += 1;
             }
+            if let Some(m) = &self.matcher {
+                x[i] = match exp {
+                    Some(e) => stretch(m.sm.p12(m.context(e, cls))),
+                    None => 0,
+                };
+                i += 1;
+            }
+            x[i] = 256;
         }
         self.mixer.select(0, self.sel0 + node);
         self.mixer.select(1, self.sel1 + cls);
-        self.mixer.select_final(self.fin + cls);
+        match &self.matcher {
+            Some(_) => self.mixer.select_final((self.fin + cls) * 2 + usize::from(exp.is_some())),
+            None => self.mixer.select_final(self.fin + cls),
+        }
         let lg = self.mixer.mix();
         let pm = squash(lg);
         let p = pm.clamp(1, 65535) as u16;
@@ -790,6 +960,13 @@ impl<'a> Model<'a> {
             self.decisions += 1;
         }
         let y = u32::from(b);
+        if let (Some(m), Some(e)) = (&mut self.matcher, exp) {
+            let cx = m.context(e, cls);
+            m.sm.update(cx, y);
+            if e != b {
+                self.mres = None;
+            }
+        }
         for (t, &b) in self.t.iter_mut().zip(&self.base) {
             t.update(b | node, y);
         }
@@ -840,12 +1017,16 @@ pub(crate) fn encode<E: BitEncode>(
     s: &Stripe,
     samples: &[u8],
     net: Option<&ImgNet>,
+    rev: Revision,
+    matching: Option<bool>,
     enc: &mut E,
 ) -> Result<(), EntropyError> {
-    let (transform, hash) = choose(s, samples, net);
+    let try_match = rev == Revision::V2 && matching.is_none();
+    let (transform, hash, pays) = choose_with_match(s, samples, net, try_match);
+    let matching = rev == Revision::V2 && matching.unwrap_or(pays);
     let mut io = EncIo(enc);
-    header(&mut io, s, transform, hash)?;
-    Model::new(s, transform, hash, net).run(&mut io, Some(samples), &mut Vec::new())
+    header(&mut io, s, rev, (transform, hash, matching))?;
+    Model::new(s, transform, hash, net, matching).run(&mut io, Some(samples), &mut Vec::new())
 }
 
 /// Training records of the network (spec §7.12) for stripe `s`: for about one
@@ -855,7 +1036,7 @@ pub(crate) fn encode<E: BitEncode>(
 /// probability of the model without a network (52 bytes).
 pub(crate) fn records(s: &Stripe, samples: &[u8], keep_log2: u32) -> Result<Vec<u8>, EntropyError> {
     let (transform, hash) = choose(s, samples, None);
-    let mut m = Model::new(s, transform, hash, None);
+    let mut m = Model::new(s, transform, hash, None, false);
     m.records = Some((keep_log2, Vec::new()));
     let mut enc = crate::entropy::binary::RangeBitEncoder::new();
     m.run(&mut EncIo(&mut enc), Some(samples), &mut Vec::new())?;
@@ -866,24 +1047,25 @@ pub(crate) fn records(s: &Stripe, samples: &[u8], keep_log2: u32) -> Result<Vec<
 pub(crate) fn decode<D: BitDecode>(
     s: &Stripe,
     net: Option<&ImgNet>,
+    rev: Revision,
     dec: &mut D,
     out: &mut Vec<u8>,
 ) -> Result<(), EntropyError> {
     let mut io = DecIo(dec);
-    let (transform, hash) = header(&mut io, s, Transform::None, 0)?;
-    Model::new(s, transform, hash, net).run(&mut io, None, out)
+    let (transform, hash, matching) = header(&mut io, s, rev, (Transform::None, 0, false))?;
+    Model::new(s, transform, hash, net, matching).run(&mut io, None, out)
 }
 
-/// Codes the stripe header (spec §7.1): the colour transform's 2-bit code
-/// (RGB stripes only), then the hash code, each bit at probability ½.
-/// Returns what was coded (the encoder) or read (the decoder; the values
-/// given are then ignored).
+/// Codes the stripe header (spec §7.1, §7.13): the colour transform's 2-bit
+/// code (RGB stripes only), the hash code, and in revision 2 the match
+/// model's flag, each bit at probability ½. Returns what was coded (the
+/// encoder) or read (the decoder; the values given are then ignored).
 fn header<IO: BitIo>(
     io: &mut IO,
     s: &Stripe,
-    transform: Transform,
-    hash: u32,
-) -> Result<(Transform, u32), EntropyError> {
+    rev: Revision,
+    (transform, hash, matching): (Transform, u32, bool),
+) -> Result<(Transform, u32, bool), EntropyError> {
     let mut two_bits = |v: u32| -> Result<u32, EntropyError> {
         let hi = io.bit(v & 2 != 0, 32768)?;
         let lo = io.bit(v & 1 != 0, 32768)?;
@@ -894,7 +1076,12 @@ fn header<IO: BitIo>(
     } else {
         Transform::None
     };
-    Ok((transform, two_bits(hash)?))
+    let hash = two_bits(hash)?;
+    let matching = match rev {
+        Revision::V1 => false,
+        Revision::V2 => io.bit(matching, 32768)?,
+    };
+    Ok((transform, hash, matching))
 }
 
 /// The rows of a stripe that the encoder's trials code (spec §7.11): all of
@@ -919,8 +1106,8 @@ fn trial_rows(s: &Stripe, samples: &[u8], blocks: usize) -> (Stripe, Vec<u8>) {
 
 /// Bytes that `samples` (of shape `s`) code to under `transform` with `net`
 /// and the largest hashed tables; `usize::MAX` if they do not code.
-fn trial(s: &Stripe, samples: &[u8], transform: Transform, net: Option<&ImgNet>) -> usize {
-    let mut m = Model::new(s, transform, 0, net);
+fn trial(s: &Stripe, samples: &[u8], transform: Transform, net: Option<&ImgNet>, matching: bool) -> usize {
+    let mut m = Model::new(s, transform, 0, net, matching);
     let mut enc = crate::entropy::binary::RangeBitEncoder::new();
     match m.run(&mut EncIo(&mut enc), Some(samples), &mut Vec::new()) {
         Ok(()) => enc.num_bytes(),
@@ -935,7 +1122,7 @@ fn best_transform(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (usize, T
     let candidates: &[Transform] = if rgb { &Transform::ALL } else { &[Transform::None] };
     let mut best = (usize::MAX, Transform::None);
     for &t in candidates {
-        let bytes = trial(s, samples, t, net);
+        let bytes = trial(s, samples, t, net, false);
         if bytes < best.0 {
             best = (bytes, t);
         }
@@ -950,6 +1137,19 @@ fn best_transform(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (usize, T
 /// gain little), else the largest. Compares coded byte counts only, so the choice
 /// is the same on every machine.
 pub(super) fn choose(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (Transform, u32) {
+    let (transform, hash, _) = choose_with_match(s, samples, net, false);
+    (transform, hash)
+}
+
+/// [`choose`], and, when `try_match`, whether the match model pays (spec
+/// §7.11, §7.13): always with the large hashed tables, else when the trial
+/// rows code at least [`MATCH_TRIAL_GAIN`] smaller with it.
+fn choose_with_match(
+    s: &Stripe,
+    samples: &[u8],
+    net: Option<&ImgNet>,
+    try_match: bool,
+) -> (Transform, u32, bool) {
     let (shape, sub) = trial_rows(s, samples, TRIAL_ROWS / TRIAL_BLOCK);
     let best = best_transform(&shape, &sub, net);
     let trial_samples = (shape.width as usize)
@@ -957,7 +1157,12 @@ pub(super) fn choose(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (Trans
         .saturating_mul(usize::from(s.color.channels()));
     let quarter_bits = best.0.saturating_mul(32);
     let hash = if quarter_bits > trial_samples.saturating_mul(PHOTO_QUARTER_BITS) { 2 } else { 0 };
-    (best.1, hash)
+    let matching = try_match
+        && (hash == 0 || {
+            let with = trial(&shape, &sub, best.1, net, true);
+            with.saturating_mul(MATCH_TRIAL_GAIN.1) < best.0.saturating_mul(MATCH_TRIAL_GAIN.0)
+        });
+    (best.1, hash, matching)
 }
 
 /// The cost of a whole image on a sample of its rows (spec §7.11): the bytes
@@ -978,7 +1183,7 @@ pub(super) fn choose_net(s: &Stripe, samples: &[u8], nets: &[&ImgNet]) -> usize 
     let (mut best, transform) = best_transform(&shape, &sub, Some(first));
     let mut pick = 0;
     for (i, &net) in rest.iter().enumerate() {
-        let bytes = trial(&shape, &sub, transform, Some(net));
+        let bytes = trial(&shape, &sub, transform, Some(net), false);
         if bytes < best {
             (best, pick) = (bytes, i + 1);
         }

@@ -37,32 +37,47 @@ fn net() -> std::sync::Arc<ImgNet> {
     crate::nn::package::find_by_name(crate::pipeline_image::IMAGE_NET).unwrap().img_net().unwrap()
 }
 
-/// Round trips `samples` with both coders, without and with the network;
-/// returns the range coder's size without the network.
+/// The model's codings: revision 1 (methods `img`, `imgnn`), and revision 2
+/// (`img2`) with the match model switched on and off.
+const CODINGS: [(Revision, Option<bool>); 3] =
+    [(Revision::V1, None), (Revision::V2, Some(true)), (Revision::V2, Some(false))];
+
+/// Round trips `samples` with both coders, without and with the network, in
+/// every coding; returns the range coder's size of revision 1 without the
+/// network.
 fn roundtrip(s: &Stripe, level: u8, samples: &[u8]) -> usize {
     let net = net();
     let mut size = 0;
     for n in [None, Some(&*net)] {
-        let mut enc = RangeBitEncoder::new();
-        encode(s, level, samples, n, &mut enc).unwrap();
-        let bytes = enc.finish();
-        let mut dec = RangeBitDecoder::new(&bytes).unwrap();
-        let mut out = Vec::new();
-        decode(s, level, n, &mut dec, &mut out).unwrap();
-        assert!(out == samples, "range round trip {s:?}");
-        let mut enc = AnsBitEncoder::new();
-        encode(s, level, samples, n, &mut enc).unwrap();
-        let ans = enc.finish();
-        let mut dec = AnsBitDecoder::new(&ans).unwrap();
-        let mut out = Vec::new();
-        decode(s, level, n, &mut dec, &mut out).unwrap();
-        assert!(out == samples, "ans round trip {s:?}");
-        assert!(dec.is_empty());
-        if n.is_none() {
-            size = bytes.len();
+        for (rev, matching) in CODINGS {
+            let mut enc = RangeBitEncoder::new();
+            encode(s, level, samples, n, rev, matching, &mut enc).unwrap();
+            let bytes = enc.finish();
+            let mut dec = RangeBitDecoder::new(&bytes).unwrap();
+            let mut out = Vec::new();
+            decode(s, level, n, rev, &mut dec, &mut out).unwrap();
+            assert!(out == samples, "range round trip {s:?} {rev:?} {matching:?}");
+            let mut enc = AnsBitEncoder::new();
+            encode(s, level, samples, n, rev, matching, &mut enc).unwrap();
+            let ans = enc.finish();
+            let mut dec = AnsBitDecoder::new(&ans).unwrap();
+            let mut out = Vec::new();
+            decode(s, level, n, rev, &mut dec, &mut out).unwrap();
+            assert!(out == samples, "ans round trip {s:?} {rev:?} {matching:?}");
+            assert!(dec.is_empty());
+            if n.is_none() && rev == Revision::V1 {
+                size = bytes.len();
+            }
         }
     }
     size
+}
+
+/// Coded bytes of `samples` (range coder, no network) in a coding.
+fn coded(s: &Stripe, samples: &[u8], rev: Revision, matching: Option<bool>) -> usize {
+    let mut enc = RangeBitEncoder::new();
+    encode(s, 6, samples, None, rev, matching, &mut enc).unwrap();
+    enc.finish().len()
 }
 
 const COLORS: [ColorType; 5] =
@@ -102,20 +117,23 @@ fn larger_images_compress() {
 fn bad_shapes_are_errors() {
     let s = Stripe { width: 4, rows: 2, color: ColorType::Gray, maxval: 255 };
     let mut enc = CostCounter::new();
-    assert!(encode(&s, 6, &[0; 7], None, &mut enc).is_err());
-    let small = Stripe { width: 2, rows: 1, color: ColorType::Gray, maxval: 9 };
-    assert!(encode(&small, 6, &[3, 10], None, &mut enc).is_err(), "sample above maxval");
-    let z = Stripe { width: 0, rows: 2, color: ColorType::Gray, maxval: 255 };
-    assert!(encode(&z, 6, &[], None, &mut enc).is_err());
-    let mut dec = RangeBitDecoder::new(&[]).unwrap();
-    assert!(decode(&z, 6, None, &mut dec, &mut Vec::new()).is_err());
+    for (rev, matching) in CODINGS {
+        assert!(encode(&s, 6, &[0; 7], None, rev, matching, &mut enc).is_err());
+        let small = Stripe { width: 2, rows: 1, color: ColorType::Gray, maxval: 9 };
+        assert!(encode(&small, 6, &[3, 10], None, rev, matching, &mut enc).is_err(), "sample above maxval");
+        let z = Stripe { width: 0, rows: 2, color: ColorType::Gray, maxval: 255 };
+        assert!(encode(&z, 6, &[], None, rev, matching, &mut enc).is_err());
+        let mut dec = RangeBitDecoder::new(&[]).unwrap();
+        assert!(decode(&z, 6, None, rev, &mut dec, &mut Vec::new()).is_err());
+    }
 }
 
 proptest! {
     /// Any coded bytes decode to some samples of the right length (or a coder
     /// error), never a panic.
     #[test]
-    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256), c in 0..5usize, m in 0..4usize, with_net in any::<bool>()) {
+    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256), c in 0..5usize, m in 0..4usize, with_net in any::<bool>(), v2 in any::<bool>()) {
+        let rev = if v2 { Revision::V2 } else { Revision::V1 };
         let net = net();
         let n = with_net.then_some(&*net);
         let maxval = [1u16, 255, 1000, 65535][m];
@@ -127,13 +145,13 @@ proptest! {
         let bytes = &bytes[..bytes.len() / 4 * 4];
         if let Ok(mut dec) = RangeBitDecoder::new(bytes) {
             let mut out = Vec::new();
-            if decode(&s, 6, n, &mut dec, &mut out).is_ok() {
+            if decode(&s, 6, n, rev, &mut dec, &mut out).is_ok() {
                 prop_assert_eq!(out.len(), s.bytes().unwrap());
             }
         }
         if let Ok(mut dec) = AnsBitDecoder::new(bytes) {
             let mut out = Vec::new();
-            decode(&s, 6, n, &mut dec, &mut out).unwrap();
+            decode(&s, 6, n, rev, &mut dec, &mut out).unwrap();
             prop_assert_eq!(out.len(), s.bytes().unwrap());
         }
     }
@@ -201,4 +219,32 @@ fn the_network_that_codes_the_trial_smallest_is_chosen() {
     assert_eq!(a + b, 1, "{a} then {b}");
     assert_eq!(choose_network(&g, &samples, &[&p, &p]), 0);
     assert_eq!(choose_network(&g, &samples[1..], &[&p, &r]), 0);
+}
+
+/// The match model (revision 2, spec/MODELS.md §7.13) codes an image made of
+/// a repeated random tile (as text and icons repeat in screenshots) much
+/// smaller than the model without it; the encoder switches it on for such a
+/// stripe by itself, not for a photograph-like one, where it stays off.
+#[test]
+fn the_match_model_codes_repeats() {
+    let s = Stripe { width: 90, rows: 60, color: ColorType::Rgb, maxval: 255 };
+    let tile = Stripe { width: 15, rows: 12, ..s };
+    let noise = synth(&tile, 2, 9);
+    let mut samples = Vec::new();
+    for y in 0..60 {
+        for x in 0..90 {
+            let at = ((y % 12) * 15 + x % 15) * 3;
+            samples.extend_from_slice(&noise[at..at + 3]);
+        }
+    }
+    roundtrip(&s, 6, &samples);
+    let without = coded(&s, &samples, Revision::V1, None);
+    let with = coded(&s, &samples, Revision::V2, Some(true));
+    assert!(with * 3 < without, "{with} bytes with the match model, {without} without");
+    assert_eq!(coded(&s, &samples, Revision::V2, None), with, "the encoder switches it on");
+    let off = coded(&s, &samples, Revision::V2, Some(false));
+    assert!(off <= without + 4, "{off} bytes with the match model off: one header bit more than {without}");
+    // Random samples: the trial chooses the small hashed tables, and no match model.
+    let random = synth(&s, 2, 4);
+    assert_eq!(coded(&s, &random, Revision::V2, None), coded(&s, &random, Revision::V2, Some(false)));
 }
