@@ -49,11 +49,11 @@ pub struct CompressOptions {
     /// nzip's own; with `false` every input is compressed as bytes and comes
     /// back byte for byte.
     pub images: bool,
-    /// Mix the built-in image network into image frames (method `imgnn`,
-    /// spec/MODELS.md §7.12): `None` (the default) from level 2 for images
-    /// of at least 32 KiB of samples, `Some(true)` always, `Some(false)`
-    /// never (method `img`, the adaptive model alone: about 1% larger files,
-    /// decoded about 1.35× faster).
+    /// Mix the built-in image network into image frames (spec/MODELS.md
+    /// §7.12): `None` (the default) from level 2 for images of at least
+    /// 32 KiB of samples, `Some(true)` always, `Some(false)` never (the
+    /// adaptive model alone: about 1% larger files, decoded about 1.35×
+    /// faster).
     pub image_net: Option<bool>,
     /// The image model's match model (method `img2`, spec/MODELS.md §7.13):
     /// `None` (the default) lets each stripe choose (on for graphics, where

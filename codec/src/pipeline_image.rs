@@ -44,7 +44,7 @@ pub const TWO_STRIPE_PIXELS: u64 = 1 << 17;
 /// The cm level that codes the restore blob (metadata).
 const RESTORE_CM_LEVEL: u8 = 6;
 
-/// The built-in network that image frames mix in (method `imgnn`, spec/MODELS.md §7.12)
+/// The built-in network that image frames mix in (spec/MODELS.md §7.12)
 /// at levels 2 to [`WIDE_NET_LEVEL`] − 1: two hidden layers of 32 units.
 pub const IMAGE_NET: &str = "img-mlp-r";
 
