@@ -62,11 +62,16 @@ impl ValueMap {
         if list.len() as u64 != self.list_len {
             return Err(malformed("value map list length differs from the section's"));
         }
-        let mut p = Cursor { buf: list, pos: 0, base: offset };
+        // The list may be a decoded one, whose positions are not the file's:
+        // every error names the section's offset.
+        let mut p = Cursor { buf: list, pos: 0, base: 0 };
         let mut values = Vec::with_capacity(self.count as usize);
         let mut next: u64 = 0;
         for _ in 0..self.count {
-            let v = next.checked_add(p.varint()?).filter(|&v| v <= u64::from(maxval));
+            let step = p
+                .varint()
+                .map_err(|_| malformed("value map list ends inside a value or holds a bad varint"))?;
+            let v = next.checked_add(step).filter(|&v| v <= u64::from(maxval));
             let v = v.ok_or_else(|| malformed("value map value above the image's maxval"))?;
             values.push(v as u16);
             next = v + 1;
@@ -196,6 +201,14 @@ mod tests {
         list.extend_from_slice(&[0xFF, 0xFF, 0x03]);
         let m = ValueMap { count: 2, coding: RestoreCoding::Raw, list_len: 6, list };
         assert!(m.values(&m.list, u16::MAX, 0).is_err());
+        // A decoded list that ends inside a varint: the error names the
+        // section's offset, not a position past it (the list need not be the
+        // file's bytes).
+        let m = ValueMap { count: 2, coding: RestoreCoding::Cm { level: 3 }, list_len: 3, list: vec![] };
+        match m.values(&[1, 0x80, 0x80], 255, 40) {
+            Err(Error::Malformed { offset, .. }) => assert_eq!(offset, 40),
+            other => panic!("{other:?}"),
+        }
         // Every truncation of a valid payload is an error, never a panic.
         let p = raw(&[0, 64, 128, 192]).encode(&img).unwrap();
         for n in 0..p.len() {
