@@ -107,10 +107,10 @@ fn encode_stripe(
     content_len: usize,
     shape: &model::Stripe,
     header: &Header,
+    rev: Revision,
     net: Option<&ImgNet>,
     matching: Option<bool>,
 ) -> (ChunkKind, Vec<u8>) {
-    let rev = Revision::of(header.method).unwrap_or(Revision::V2);
     let coded = match header.coder {
         Coder::Ans => {
             let mut enc = AnsBitEncoder::new();
@@ -309,6 +309,8 @@ pub(crate) fn compress_image<W: Write>(
         content_size: Some(img.samples.len() as u64),
         model: net.as_ref().map(|(b, _)| b.model_ref()),
     };
+    let rev = Revision::of(header.method)
+        .ok_or_else(|| format::Error::Unsupported(format!("image method {}", header.method)))?;
     let workers = Workers::new(opts.threads)?;
     let stripe_bytes = info.chunk_bytes() as usize;
     let stripes: Vec<&[u8]> = img.samples.chunks(stripe_bytes).collect();
@@ -323,6 +325,7 @@ pub(crate) fn compress_image<W: Write>(
             raw_len,
             &shape(coded),
             &header,
+            rev,
             net.as_ref().map(|(_, n)| &**n),
             opts.image_match,
         )
