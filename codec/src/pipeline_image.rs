@@ -99,6 +99,12 @@ pub fn stripe_rows(width: u32, height: u32, row_bytes: u64) -> Option<u32> {
     u32::try_from(h.div_ceil(stripes)).ok()
 }
 
+/// The image model's revision for `method`; `Unsupported` for a method that
+/// is not an image model's.
+fn revision(method: Method) -> std::result::Result<Revision, format::Error> {
+    Revision::of(method).ok_or_else(|| format::Error::Unsupported(format!("image method {method}")))
+}
+
 /// Code one stripe (`raw`, the samples the model codes: the content's, or
 /// their value indices); `Stored` (and no data) when coding would not be
 /// smaller than the stripe's `content_len` bytes of content.
@@ -309,8 +315,7 @@ pub(crate) fn compress_image<W: Write>(
         content_size: Some(img.samples.len() as u64),
         model: net.as_ref().map(|(b, _)| b.model_ref()),
     };
-    let rev = Revision::of(header.method)
-        .ok_or_else(|| format::Error::Unsupported(format!("image method {}", header.method)))?;
+    let rev = revision(header.method)?;
     let workers = Workers::new(opts.threads)?;
     let stripe_bytes = info.chunk_bytes() as usize;
     let stripes: Vec<&[u8]> = img.samples.chunks(stripe_bytes).collect();
@@ -426,8 +431,7 @@ fn decode_stripe(
     let content = match chunk.kind {
         ChunkKind::Stored => chunk.data.clone(),
         ChunkKind::Modelled => {
-            let rev = Revision::of(header.method)
-                .ok_or_else(|| format::Error::Unsupported(format!("image method {}", header.method)))?;
+            let rev = revision(header.method)?;
             let mut out = Vec::new();
             let undecodable = |_| format::Error::Malformed {
                 what: "modelled image stripe does not decode",
