@@ -1,5 +1,7 @@
 use super::*;
-use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, CostCounter, RangeBitDecoder, RangeBitEncoder};
+use crate::entropy::binary::{
+    AnsBitDecoder, AnsBitEncoder, BitDecode, BitEncode, CostCounter, RangeBitDecoder, RangeBitEncoder,
+};
 use proptest::prelude::*;
 
 /// Deterministic test content: kind 0 smooth gradient with noise, 1 flat,
@@ -42,6 +44,27 @@ fn net() -> std::sync::Arc<ImgNet> {
 const CODINGS: [(Revision, Option<bool>); 3] =
     [(Revision::V1, None), (Revision::V2, Some(true)), (Revision::V2, Some(false))];
 
+/// Codes `samples` into `enc`, decodes the stream (`finish(enc)`) with the
+/// decoder that `open` makes, and checks that the samples come back; returns
+/// the stream and the decoder after the stripe.
+fn through<E: BitEncode, D: BitDecode>(
+    s: &Stripe,
+    level: u8,
+    samples: &[u8],
+    (n, rev, matching): (Option<&ImgNet>, Revision, Option<bool>),
+    mut enc: E,
+    finish: impl FnOnce(E) -> Vec<u8>,
+    open: impl FnOnce(&[u8]) -> D,
+) -> (Vec<u8>, D) {
+    encode(s, level, samples, n, rev, matching, &mut enc).unwrap();
+    let bytes = finish(enc);
+    let mut dec = open(&bytes);
+    let mut out = Vec::new();
+    decode(s, level, n, rev, &mut dec, &mut out).unwrap();
+    assert!(out == samples, "round trip {s:?} {rev:?} {matching:?} with {}", std::any::type_name::<E>());
+    (bytes, dec)
+}
+
 /// Round trips `samples` with both coders, without and with the network, in
 /// every coding; returns the range coder's size of revision 1 without the
 /// network.
@@ -50,20 +73,15 @@ fn roundtrip(s: &Stripe, level: u8, samples: &[u8]) -> usize {
     let mut size = 0;
     for n in [None, Some(&*net)] {
         for (rev, matching) in CODINGS {
-            let mut enc = RangeBitEncoder::new();
-            encode(s, level, samples, n, rev, matching, &mut enc).unwrap();
-            let bytes = enc.finish();
-            let mut dec = RangeBitDecoder::new(&bytes).unwrap();
-            let mut out = Vec::new();
-            decode(s, level, n, rev, &mut dec, &mut out).unwrap();
-            assert!(out == samples, "range round trip {s:?} {rev:?} {matching:?}");
-            let mut enc = AnsBitEncoder::new();
-            encode(s, level, samples, n, rev, matching, &mut enc).unwrap();
-            let ans = enc.finish();
-            let mut dec = AnsBitDecoder::new(&ans).unwrap();
-            let mut out = Vec::new();
-            decode(s, level, n, rev, &mut dec, &mut out).unwrap();
-            assert!(out == samples, "ans round trip {s:?} {rev:?} {matching:?}");
+            let coding = (n, rev, matching);
+            let (bytes, _) =
+                through(s, level, samples, coding, RangeBitEncoder::new(), RangeBitEncoder::finish, |b| {
+                    RangeBitDecoder::new(b).unwrap()
+                });
+            let (_, dec) =
+                through(s, level, samples, coding, AnsBitEncoder::new(), AnsBitEncoder::finish, |b| {
+                    AnsBitDecoder::new(b).unwrap()
+                });
             assert!(dec.is_empty());
             if n.is_none() && rev == Revision::V1 {
                 size = bytes.len();
