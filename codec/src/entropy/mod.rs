@@ -150,6 +150,170 @@ pub(crate) mod test_util {
         symbols.iter().map(|&s| p as f64 - f64::from(cdf[s + 1] - cdf[s]).log2()).sum()
     }
 
+    use super::{cdf_from_weights, Categorical, EntropyError};
+    use super::{AnsDecoder, AnsEncoder, RangeDecoder, RangeEncoder};
+    use crate::entropy::binary::{BitDecode, BitEncode};
+    use constriction::stream::model::{DecoderModel, EncoderModel};
+    use proptest::prelude::*;
+
+    /// A symbol coder (range or ANS), so that one test serves both.
+    pub(crate) trait Coder {
+        type Enc: BitEncode;
+        type Dec: BitDecode;
+        fn encoder() -> Self::Enc;
+        fn encode<M, const P: usize>(e: &mut Self::Enc, s: usize, m: M) -> Result<(), EntropyError>
+        where
+            M: EncoderModel<P, Symbol = usize, Probability = u32>;
+        fn finish(e: Self::Enc) -> Vec<u8>;
+        fn decoder(bytes: &[u8]) -> Result<Self::Dec, EntropyError>;
+        fn decode<M, const P: usize>(d: &mut Self::Dec, m: M) -> Result<usize, EntropyError>
+        where
+            M: DecoderModel<P, Symbol = usize, Probability = u32>;
+        /// Whether a decoder that has decoded every coded symbol ended where
+        /// the stream does.
+        fn at_end(d: &Self::Dec) -> bool;
+    }
+
+    /// Implements [`Coder`] for a coder's encoder and decoder types.
+    macro_rules! coder {
+        ($name:ident, $enc:ty, $dec:ty, $at_end:expr) => {
+            pub(crate) struct $name;
+            impl Coder for $name {
+                type Enc = $enc;
+                type Dec = $dec;
+                fn encoder() -> $enc {
+                    <$enc>::new()
+                }
+                fn encode<M, const P: usize>(e: &mut $enc, s: usize, m: M) -> Result<(), EntropyError>
+                where
+                    M: EncoderModel<P, Symbol = usize, Probability = u32>,
+                {
+                    e.encode(s, m)
+                }
+                fn finish(e: $enc) -> Vec<u8> {
+                    e.finish()
+                }
+                fn decoder(bytes: &[u8]) -> Result<$dec, EntropyError> {
+                    <$dec>::new(bytes)
+                }
+                fn decode<M, const P: usize>(d: &mut $dec, m: M) -> Result<usize, EntropyError>
+                where
+                    M: DecoderModel<P, Symbol = usize, Probability = u32>,
+                {
+                    d.decode(m)
+                }
+                fn at_end(d: &$dec) -> bool {
+                    $at_end(d)
+                }
+            }
+        };
+    }
+    coder!(Range, RangeEncoder, RangeDecoder, RangeDecoder::maybe_exhausted);
+    coder!(Ans, AnsEncoder, AnsDecoder, AnsDecoder::is_empty);
+
+    /// A model's weights (some zero) and draws of a message from it.
+    pub(crate) fn model_and_message() -> impl Strategy<Value = (Vec<u64>, Vec<u64>)> {
+        (
+            prop::collection::vec(
+                prop_oneof![Just(0u64), 0u64..100, any::<u32>().prop_map(u64::from)],
+                2..300,
+            ),
+            prop::collection::vec(any::<u64>(), 0..1000),
+        )
+    }
+
+    /// Codes a message drawn from `weights` at precision `P` with coder `C`,
+    /// through the three model types in turn (decoding each symbol with
+    /// another type than coded it), and checks that it decodes.
+    pub(crate) fn roundtrip<C: Coder, const P: usize>(
+        weights: &[u64],
+        draws: &[u64],
+    ) -> Result<(), TestCaseError> {
+        let Ok(model) = Categorical::<P>::from_counts(weights) else { return Ok(()) };
+        let n = model.num_symbols() as u64;
+        let message: Vec<usize> = draws.iter().map(|&d| (d % n) as usize).collect();
+        let lookup = model.clone().into_lookup();
+        let mut encoder = C::encoder();
+        for (i, &s) in message.iter().enumerate() {
+            match i % 3 {
+                0 => C::encode(&mut encoder, s, &model)?,
+                1 => C::encode(&mut encoder, s, &lookup)?,
+                _ => C::encode(&mut encoder, s, model.as_cdf_ref())?,
+            }
+        }
+        prop_assert!(matches!(
+            C::encode(&mut encoder, n as usize, &model),
+            Err(EntropyError::ImpossibleSymbol(_))
+        ));
+        let bytes = C::finish(encoder);
+        prop_assert_eq!(bytes.len() % 4, 0);
+        let mut decoder = C::decoder(&bytes)?;
+        for (i, &s) in message.iter().enumerate() {
+            let got = match i % 3 {
+                0 => C::decode(&mut decoder, &lookup)?,
+                1 => C::decode(&mut decoder, model.as_cdf_ref())?,
+                _ => C::decode(&mut decoder, &model)?,
+            };
+            prop_assert_eq!(got, s);
+        }
+        prop_assert!(C::at_end(&decoder));
+        Ok(())
+    }
+
+    /// Codes a new CDF for every symbol, at precisions 24 and `Q` in turn,
+    /// interleaved with bits (`steps`: weights, draw, bit, P(1)), and checks
+    /// that they decode.
+    pub(crate) fn roundtrip_per_symbol_cdfs<C: Coder, const Q: usize>(
+        steps: &[(Vec<u32>, u64, bool, u16)],
+    ) -> Result<(), TestCaseError> {
+        let mut encoder = C::encoder();
+        let mut buf = [0u32; 41];
+        let mut message = Vec::new();
+        for (i, (weights, draw, bit, p1)) in steps.iter().enumerate() {
+            let buf = &mut buf[..weights.len() + 1];
+            let s = (draw % weights.len() as u64) as usize;
+            if i % 2 == 0 {
+                C::encode(&mut encoder, s, cdf_from_weights::<24>(weights, buf)?)?;
+            } else {
+                C::encode(&mut encoder, s, cdf_from_weights::<Q>(weights, buf)?)?;
+            }
+            encoder.encode_bit(*bit, *p1);
+            message.push(s);
+        }
+        let bytes = C::finish(encoder);
+        let mut decoder = C::decoder(&bytes)?;
+        for (i, (weights, _, bit, p1)) in steps.iter().enumerate() {
+            let buf = &mut buf[..weights.len() + 1];
+            let got = if i % 2 == 0 {
+                C::decode(&mut decoder, cdf_from_weights::<24>(weights, buf)?)?
+            } else {
+                C::decode(&mut decoder, cdf_from_weights::<Q>(weights, buf)?)?
+            };
+            prop_assert_eq!(got, message[i]);
+            prop_assert_eq!(decoder.decode_bit(*p1)?, *bit);
+        }
+        prop_assert!(C::at_end(&decoder));
+        Ok(())
+    }
+
+    /// The steps of [`roundtrip_per_symbol_cdfs`].
+    pub(crate) fn cdf_steps() -> impl Strategy<Value = Vec<(Vec<u32>, u64, bool, u16)>> {
+        prop::collection::vec(
+            (prop::collection::vec(0u32..1000, 2..40), any::<u64>(), any::<bool>(), 1u16..),
+            0..300,
+        )
+    }
+
+    /// Codes 10,000 random bits (seeded), each at a random P(1), into `e`.
+    pub(crate) fn random_bits_into(e: &mut impl BitEncode, seed: u64) {
+        let mut rng = SplitMix64(seed);
+        for _ in 0..10_000 {
+            let p1 = 1 + rng.below(65535) as u16;
+            let bit = rng.below(65536) < u64::from(p1);
+            e.encode_bit(bit, p1);
+        }
+    }
+
     /// Ideal code length in bits of one bit under P(1) = p1 / 2^16.
     pub(crate) fn bit_cost(bit: bool, p1: u16) -> f64 {
         let p = if bit { f64::from(p1) } else { 65536.0 - f64::from(p1) };

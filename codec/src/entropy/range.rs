@@ -149,92 +149,28 @@ impl BitDecode for RangeDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entropy::test_util::{cross_entropy_bits, sample, SplitMix64};
-    use crate::entropy::{cdf_from_weights, Categorical, CdfRef, RangeBitEncoder};
+    use crate::entropy::test_util::{
+        cdf_steps, cross_entropy_bits, model_and_message, random_bits_into, roundtrip,
+        roundtrip_per_symbol_cdfs, sample, Range, SplitMix64,
+    };
+    use crate::entropy::{Categorical, CdfRef, RangeBitEncoder};
     use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
     use proptest::prelude::*;
-
-    /// A model and a message drawn from it (so that every symbol is possible).
-    fn model_and_message() -> impl Strategy<Value = (Vec<u64>, Vec<u64>)> {
-        (
-            prop::collection::vec(
-                prop_oneof![Just(0u64), 0u64..100, any::<u32>().prop_map(u64::from)],
-                2..300,
-            ),
-            prop::collection::vec(any::<u64>(), 0..1000),
-        )
-    }
-
-    fn roundtrip<const P: usize>(weights: &[u64], draws: &[u64]) -> Result<(), TestCaseError> {
-        let Ok(model) = Categorical::<P>::from_counts(weights) else { return Ok(()) };
-        let n = model.num_symbols() as u64;
-        let message: Vec<usize> = draws.iter().map(|&d| (d % n) as usize).collect();
-        let lookup = model.clone().into_lookup();
-        let mut encoder = RangeEncoder::new();
-        for (i, &s) in message.iter().enumerate() {
-            match i % 3 {
-                0 => encoder.encode(s, &model)?,
-                1 => encoder.encode(s, &lookup)?,
-                _ => encoder.encode(s, model.as_cdf_ref())?,
-            }
-        }
-        prop_assert!(encoder.encode(n as usize, &model).is_err());
-        let bytes = encoder.finish();
-        prop_assert_eq!(bytes.len() % 4, 0);
-        let mut decoder = RangeDecoder::new(&bytes)?;
-        for (i, &s) in message.iter().enumerate() {
-            // Any of the three model types decodes any of the others' symbols.
-            let got = match i % 3 {
-                0 => decoder.decode(&lookup)?,
-                1 => decoder.decode(model.as_cdf_ref())?,
-                _ => decoder.decode(&model)?,
-            };
-            prop_assert_eq!(got, s);
-        }
-        prop_assert!(decoder.maybe_exhausted());
-        Ok(())
-    }
 
     proptest! {
         #[test]
         fn roundtrip_random_models((weights, draws) in model_and_message()) {
-            roundtrip::<1>(&weights, &draws)?;
-            roundtrip::<9>(&weights, &draws)?;
-            roundtrip::<12>(&weights, &draws)?;
-            roundtrip::<16>(&weights, &draws)?;
-            roundtrip::<24>(&weights, &draws)?;
+            roundtrip::<Range, 1>(&weights, &draws)?;
+            roundtrip::<Range, 9>(&weights, &draws)?;
+            roundtrip::<Range, 12>(&weights, &draws)?;
+            roundtrip::<Range, 16>(&weights, &draws)?;
+            roundtrip::<Range, 24>(&weights, &draws)?;
         }
 
         /// A new CDF for every symbol, at mixed precisions, interleaved with bits.
         #[test]
-        fn roundtrip_per_symbol_cdfs(steps in prop::collection::vec(
-            (prop::collection::vec(0u32..1000, 2..40), any::<u64>(), any::<bool>(), 1u16..), 0..300)) {
-            let mut encoder = RangeEncoder::new();
-            let mut buf = [0u32; 41];
-            let mut message = Vec::new();
-            for (i, (weights, draw, bit, p1)) in steps.iter().enumerate() {
-                let buf = &mut buf[..weights.len() + 1];
-                let s = (draw % weights.len() as u64) as usize;
-                if i % 2 == 0 {
-                    encoder.encode(s, cdf_from_weights::<24>(weights, buf)?)?;
-                } else {
-                    encoder.encode(s, cdf_from_weights::<13>(weights, buf)?)?;
-                }
-                encoder.encode_bit(*bit, *p1);
-                message.push(s);
-            }
-            let bytes = encoder.finish();
-            let mut decoder = RangeDecoder::new(&bytes)?;
-            for (i, (weights, _, bit, p1)) in steps.iter().enumerate() {
-                let buf = &mut buf[..weights.len() + 1];
-                let got = if i % 2 == 0 {
-                    decoder.decode(cdf_from_weights::<24>(weights, buf)?)?
-                } else {
-                    decoder.decode(cdf_from_weights::<13>(weights, buf)?)?
-                };
-                prop_assert_eq!(got, message[i]);
-                prop_assert_eq!(decoder.decode_bit(*p1)?, *bit);
-            }
+        fn roundtrip_per_symbol_cdfs_range(steps in cdf_steps()) {
+            roundtrip_per_symbol_cdfs::<Range, 13>(&steps)?;
         }
 
         /// Arbitrary bytes and models: an error or symbols in range, never a panic.
@@ -293,15 +229,9 @@ mod tests {
     /// Bits through a `RangeEncoder` give the same bytes as a `RangeBitEncoder`.
     #[test]
     fn bits_match_bit_coder() {
-        let mut a = RangeEncoder::new();
-        let mut b = RangeBitEncoder::new();
-        let mut rng = SplitMix64(5);
-        for _ in 0..10_000 {
-            let p1 = 1 + rng.below(65535) as u16;
-            let bit = rng.below(65536) < u64::from(p1);
-            a.encode_bit(bit, p1);
-            b.encode_bit(bit, p1);
-        }
+        let (mut a, mut b) = (RangeEncoder::new(), RangeBitEncoder::new());
+        random_bits_into(&mut a, 5);
+        random_bits_into(&mut b, 5);
         assert_eq!(a.finish(), b.finish());
     }
 
