@@ -372,7 +372,8 @@ mod tests {
     use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
     use proptest::prelude::*;
 
-    /// The stack pops what it pushed, in reverse.
+    /// The stack pops what it pushed, in reverse; the encoder counts what it
+    /// buffered.
     fn stack_roundtrip<const P: usize>(weights: &[u64], draws: &[u64]) -> Result<(), TestCaseError> {
         let Ok(model) = Categorical::<P>::from_counts(weights) else { return Ok(()) };
         let n = model.num_symbols() as u64;
@@ -383,6 +384,11 @@ mod tests {
             stack.push(s, &model)?;
         }
         prop_assert!(stack.push(n as usize, &model).is_err());
+        let mut encoder = AnsEncoder::new();
+        for &s in &message {
+            encoder.encode(s, &lookup)?;
+        }
+        prop_assert_eq!(encoder.len(), message.len());
         let mut stack = AnsStack::from_bytes(&stack.finish())?;
         for &s in message.iter().rev() {
             prop_assert_eq!(stack.pop(&lookup)?, s);
@@ -399,7 +405,10 @@ mod tests {
             roundtrip::<Ans, 12>(&weights, &draws)?;
             roundtrip::<Ans, 16>(&weights, &draws)?;
             roundtrip::<Ans, 24>(&weights, &draws)?;
+            stack_roundtrip::<1>(&weights, &draws)?;
+            stack_roundtrip::<9>(&weights, &draws)?;
             stack_roundtrip::<12>(&weights, &draws)?;
+            stack_roundtrip::<16>(&weights, &draws)?;
             stack_roundtrip::<24>(&weights, &draws)?;
         }
 
