@@ -118,6 +118,12 @@ impl<const P: usize> Precision<P> {
 pub(crate) mod test_util {
     //! Deterministic helpers shared by the entropy tests.
 
+    use super::{cdf_from_weights, Categorical, EntropyError};
+    use super::{AnsDecoder, AnsEncoder, RangeDecoder, RangeEncoder};
+    use crate::entropy::binary::{BitDecode, BitEncode};
+    use constriction::stream::model::{DecoderModel, EncoderModel};
+    use proptest::prelude::*;
+
     /// SplitMix64: a tiny, fast, seedable generator (test data only).
     #[derive(Debug, Clone)]
     pub(crate) struct SplitMix64(pub(crate) u64);
@@ -149,12 +155,6 @@ pub(crate) mod test_util {
     pub(crate) fn cross_entropy_bits(cdf: &[u32], p: usize, symbols: &[usize]) -> f64 {
         symbols.iter().map(|&s| p as f64 - f64::from(cdf[s + 1] - cdf[s]).log2()).sum()
     }
-
-    use super::{cdf_from_weights, Categorical, EntropyError};
-    use super::{AnsDecoder, AnsEncoder, RangeDecoder, RangeEncoder};
-    use crate::entropy::binary::{BitDecode, BitEncode};
-    use constriction::stream::model::{DecoderModel, EncoderModel};
-    use proptest::prelude::*;
 
     /// A symbol coder (range or ANS), so that one test serves both.
     pub(crate) trait Coder {
