@@ -217,6 +217,7 @@ fn compress_opts(settings: &Settings) -> Result<CompressOptions, Failure> {
         images: settings.images,
         image_net: None,
         image_match: None,
+        image_grid: None,
     })
 }
 

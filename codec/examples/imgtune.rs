@@ -2,7 +2,8 @@
 //! (`-n 1`: with the level's built-in network, method `imgnn`; the default; `-w FILE`: with
 //! the network package FILE instead; `-m auto|on|off`: the match model of method `img2`,
 //! chosen per stripe (the default), always or never; `-m v1`: revision 1, methods
-//! `img`/`imgnn`).
+//! `img`/`imgnn`; `-g auto|on|off`: the grid of method `img3`, chosen per stripe (the default),
+//! always or never; `-g v2`: revision 2, method `img2`).
 //! Prints bits per sub-pixel per file and in total (coded stripe bytes only,
 //! no container), and the decoding speed (each stripe is decoded and checked;
 //! `NODECODE=1` skips it). For tuning on the train split.
@@ -10,7 +11,7 @@
 
 use nzip_codec::entropy::binary::{RangeBitDecoder, RangeBitEncoder};
 use nzip_codec::media::image::Image;
-use nzip_codec::models::image::{decode, encode, ImgNet, Revision, Stripe};
+use nzip_codec::models::image::{decode, encode, Choices, ImgNet, Revision, Stripe};
 use std::time::Instant;
 
 fn main() {
@@ -19,8 +20,9 @@ fn main() {
     let mut stripe_px: usize = 1 << 19;
     let mut with_net = true;
     let mut weights: Option<String> = None;
-    let mut rev = Revision::V2;
+    let mut rev = Revision::V3;
     let mut matching: Option<bool> = None;
+    let mut grid: Option<bool> = None;
     let decode_too = std::env::var_os("NODECODE").is_none();
     while args.first().is_some_and(|a| a.starts_with('-')) {
         let flag = args.remove(0);
@@ -35,6 +37,12 @@ fn main() {
                 "off" => matching = Some(false),
                 "v1" => rev = Revision::V1,
                 _ => matching = None,
+            },
+            "-g" => match v.as_str() {
+                "on" => grid = Some(true),
+                "off" => grid = Some(false),
+                "v2" => rev = Revision::V2,
+                _ => grid = None,
             },
             _ => panic!("unknown flag {flag}"),
         }
@@ -73,7 +81,8 @@ fn main() {
                                     maxval: img.maxval,
                                 };
                                 let mut enc = RangeBitEncoder::new();
-                                encode(&st, level, chunk, net, rev, matching, &mut enc).unwrap();
+                                encode(&st, level, chunk, net, rev, Choices { matching, grid }, &mut enc)
+                                    .unwrap();
                                 let bytes = enc.finish();
                                 total += bytes.len();
                                 if decode_too {

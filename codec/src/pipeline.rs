@@ -61,6 +61,13 @@ pub struct CompressOptions {
     /// in every stripe, `Some(false)` writes methods `img` / `imgnn` (the
     /// model without it, as nzip wrote before `img2`).
     pub image_match: Option<bool>,
+    /// The image model's grid (method `img3`, spec/MODELS.md §7.14): `None`
+    /// (the default) lets each stripe choose (on where a trial of its rows
+    /// codes smaller with it: photos decoded from JPEG and downscaled by 2),
+    /// `Some(true)` switches it on in every stripe, `Some(false)` writes
+    /// method `img2` (or `img` / `imgnn` with `image_match: Some(false)`),
+    /// as nzip wrote before `img3`.
+    pub image_grid: Option<bool>,
 }
 
 impl Default for CompressOptions {
@@ -75,6 +82,7 @@ impl Default for CompressOptions {
             images: true,
             image_net: None,
             image_match: None,
+            image_grid: None,
         }
     }
 }
@@ -577,8 +585,10 @@ impl ChunkCodec {
                 }
                 _ => unsupported(format!("{method} names a language model, then optionally a cm2 prior")),
             },
-            (Method::ImagePredictive | Method::ImageMatch, None) => image(None),
-            (Method::ImageNetwork | Method::ImageMatch, Some(b)) if b.kind == BuiltinKind::ImgNet => {
+            (Method::ImagePredictive | Method::ImageMatch | Method::ImageGrid, None) => image(None),
+            (Method::ImageNetwork | Method::ImageMatch | Method::ImageGrid, Some(b))
+                if b.kind == BuiltinKind::ImgNet =>
+            {
                 image(Some(b.img_net()?))
             }
             (method, Some(b)) => {

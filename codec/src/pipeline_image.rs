@@ -9,7 +9,7 @@
 
 use crate::entropy::binary::{AnsBitDecoder, AnsBitEncoder, RangeBitDecoder, RangeBitEncoder, BIT_PRECISION};
 use crate::media::image::{Image, Restorer, MAX_RESTORE_BYTES};
-use crate::models::image::{ImgNet, Revision};
+use crate::models::image::{Choices, ImgNet, Revision};
 use crate::models::{cm, image as model};
 use crate::nn::package;
 use crate::pipeline::{CompressOptions, DecompressOptions, Progress, Stats, Workers};
@@ -115,16 +115,16 @@ fn encode_stripe(
     header: &Header,
     rev: Revision,
     net: Option<&ImgNet>,
-    matching: Option<bool>,
+    choices: Choices,
 ) -> (ChunkKind, Vec<u8>) {
     let coded = match header.coder {
         Coder::Ans => {
             let mut enc = AnsBitEncoder::new();
-            model::encode(shape, header.level, raw, net, rev, matching, &mut enc).map(|()| enc.finish())
+            model::encode(shape, header.level, raw, net, rev, choices, &mut enc).map(|()| enc.finish())
         }
         _ => {
             let mut enc = RangeBitEncoder::new();
-            model::encode(shape, header.level, raw, net, rev, matching, &mut enc).map(|()| enc.finish())
+            model::encode(shape, header.level, raw, net, rev, choices, &mut enc).map(|()| enc.finish())
         }
     };
     match coded {
@@ -299,10 +299,11 @@ pub(crate) fn compress_image<W: Write>(
     };
     let header = Header {
         medium: Medium::Image,
-        method: match (opts.image_match, &net) {
-            (Some(false), Some(_)) => Method::ImageNetwork,
-            (Some(false), None) => Method::ImagePredictive,
-            _ => Method::ImageMatch,
+        method: match (opts.image_match, opts.image_grid, &net) {
+            (Some(false), _, Some(_)) => Method::ImageNetwork,
+            (Some(false), _, None) => Method::ImagePredictive,
+            (_, Some(false), _) => Method::ImageMatch,
+            _ => Method::ImageGrid,
         },
         level: opts.level,
         coder: match opts.coder {
@@ -332,7 +333,7 @@ pub(crate) fn compress_image<W: Write>(
             &header,
             rev,
             net.as_ref().map(|(_, n)| &**n),
-            opts.image_match,
+            Choices { matching: opts.image_match, grid: opts.image_grid },
         )
     });
     let mut frame = Vec::new();

@@ -290,10 +290,11 @@ fn too_wide_images() {
 }
 
 /// Images of 32 KiB of samples or more mix in the built-in network
-/// (spec/MODELS.md §7.12; method `img2` naming the network), smaller ones do
-/// not (`img2` without a model); either way -T1 and -T2 give the same file,
-/// and both coders round trip. Without the match model (`image_match:
-/// Some(false)`) the methods are `imgnn` and `img`, as nzip wrote before.
+/// (spec/MODELS.md §7.12; method `img3` naming the network), smaller ones do
+/// not (`img3` without a model); either way -T1 and -T2 give the same file,
+/// and both coders round trip. Without the grid (`image_grid: Some(false)`)
+/// the method is `img2`, without the match model (`image_match:
+/// Some(false)`) `imgnn` and `img`, as nzip wrote before.
 #[test]
 fn larger_images_mix_in_the_network() {
     let big = pnm("P6", 128, 96, 255, 7);
@@ -302,7 +303,7 @@ fn larger_images_mix_in_the_network() {
         let (packed, out) = round_trip(&big, coder);
         assert_eq!(out, big);
         let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
-        assert_eq!(h.method, format::Method::ImageMatch);
+        assert_eq!(h.method, format::Method::ImageGrid);
         // One of the level's networks, chosen by the encoder: the file is the
         // one that network makes when asked for by name.
         let name = h.model.as_ref().unwrap().name.as_str();
@@ -312,12 +313,17 @@ fn larger_images_mix_in_the_network() {
         let (packed, out) = round_trip(&small, coder);
         assert_eq!(out, small);
         let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
-        assert_eq!(h.method, format::Method::ImageMatch);
+        assert_eq!(h.method, format::Method::ImageGrid);
         assert!(h.model.is_none());
-        // Revision 1 of the model.
-        for (img, method) in [(&big, format::Method::ImageNetwork), (&small, format::Method::ImagePredictive)]
-        {
-            let v1 = CompressOptions { image_match: Some(false), ..copts(1, coder) };
+        // Revisions 1 and 2 of the model.
+        let v1 = CompressOptions { image_match: Some(false), ..copts(1, coder) };
+        let v2 = CompressOptions { image_grid: Some(false), ..copts(1, coder) };
+        for (img, method, v1) in [
+            (&big, format::Method::ImageNetwork, v1.clone()),
+            (&small, format::Method::ImagePredictive, v1),
+            (&big, format::Method::ImageMatch, v2.clone()),
+            (&small, format::Method::ImageMatch, v2),
+        ] {
             let packed = nzip_codec::compress_to_vec(img, &v1).unwrap();
             let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
             assert_eq!(h.method, method);
@@ -330,12 +336,12 @@ fn larger_images_mix_in_the_network() {
     let fast = CompressOptions { level: 1, ..copts(1, CoderKind::Range) };
     let packed = nzip_codec::compress_to_vec(&big, &fast).unwrap();
     let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
-    assert_eq!((h.method, h.model.is_none()), (format::Method::ImageMatch, true));
+    assert_eq!((h.method, h.model.is_none()), (format::Method::ImageGrid, true));
     // Levels 7-9 mix in the wider network, and -T1 and -T2 still agree.
     let slow = CompressOptions { level: 9, ..copts(1, CoderKind::Range) };
     let packed = nzip_codec::compress_to_vec(&big, &slow).unwrap();
     let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
-    assert_eq!(h.method, format::Method::ImageMatch);
+    assert_eq!(h.method, format::Method::ImageGrid);
     assert!(nzip_codec::image_nets_for_level(9).contains(&h.model.as_ref().unwrap().name.as_str()));
     assert_eq!(nzip_codec::decompress_to_vec(&packed, &DecompressOptions::default()).unwrap(), big);
     let two = CompressOptions { level: 9, ..copts(2, CoderKind::Range) };
@@ -375,7 +381,7 @@ fn an_image_network_can_be_asked_for_by_name() {
             let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
             assert_eq!(
                 (h.method, h.model.as_ref().unwrap().name.as_str()),
-                (format::Method::ImageMatch, name)
+                (format::Method::ImageGrid, name)
             );
             assert_eq!(&nzip_codec::decompress_to_vec(&packed, &DecompressOptions::default()).unwrap(), img);
             let two = CompressOptions { threads: 2, ..opts };

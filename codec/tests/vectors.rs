@@ -99,12 +99,26 @@ fn encode_img(content: &[u8], coder: CoderKind) -> Vec<u8> {
 /// `net` or none, and the match model as `matching` says (`None`: the
 /// encoder's choice per stripe).
 fn encode_img2(content: &[u8], coder: CoderKind, net: Option<&str>, matching: Option<bool>) -> Vec<u8> {
+    encode_img3(content, coder, net, (matching, Some(false)))
+}
+
+/// An image frame of method 9 (`img3`) at level 6, with the built-in network
+/// `net` or none, and the match model and the grid as `matching` and `grid`
+/// say (`None`: the encoder's choice per stripe); with `grid: Some(false)`
+/// method 8 (`img2`).
+fn encode_img3(
+    content: &[u8],
+    coder: CoderKind,
+    net: Option<&str>,
+    (matching, grid): (Option<bool>, Option<bool>),
+) -> Vec<u8> {
     let opts = CompressOptions {
         coder,
         threads: 1,
         model: net.map(Into::into),
         image_net: Some(net.is_some()),
         image_match: matching,
+        image_grid: grid,
         ..CompressOptions::default()
     };
     nzip_codec::compress_to_vec(content, &opts).unwrap()
@@ -468,11 +482,23 @@ fn build_all() -> Vec<Vector> {
         &steps,
         &made,
     );
+    // Method 9 (`img3`): the grid, switched on in every stripe, with the
+    // match model chosen by the encoder or on, without and with the network.
+    let img3 = "method img3 (encode_img3 in vectors.rs)";
+    let made = format!("gradient.ppm -6, no network, grid on in every stripe, {img3}");
+    let ppm_img3 = encode_img3(&ppm, CoderKind::Range, None, (None, Some(true)));
+    valid("image-ppm-img3-grid-range", ppm_img3, &ppm, &made);
     v.push(Vector {
         name: "valid/image-png-rgba-img2-match-nn-range.nz".into(),
         bytes: encode_img2(&png, CoderKind::Range, Some("img-mlp-p"), Some(true)),
         expect: Expect::Image(samples_of(&png)),
         made_from: format!("disc-rgba.png -6 --model img-mlp-p, match model on, {img2}"),
+    });
+    v.push(Vector {
+        name: "valid/image-png-rgba-img3-grid-match-nn-ans.nz".into(),
+        bytes: encode_img3(&png, CoderKind::Ans, Some("img-mlp-p"), (Some(true), Some(true))),
+        expect: Expect::Image(samples_of(&png)),
+        made_from: format!("disc-rgba.png -6 --coder ans --model img-mlp-p, match model and grid on, {img3}"),
     });
     v.push(Vector {
         name: "valid/image-png-rgba-img6-ans.nz".into(),
@@ -657,6 +683,11 @@ fn build_all() -> Vec<Vector> {
     bad(
         "img2-method-in-bytes-frame",
         with_payload(&hello6, tag::HEAD, |p| p[2] = Method::ImageMatch.code()),
+        "Malformed",
+    );
+    bad(
+        "img3-method-in-bytes-frame",
+        with_payload(&hello6, tag::HEAD, |p| p[2] = Method::ImageGrid.code()),
         "Malformed",
     );
     bad(

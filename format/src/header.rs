@@ -95,6 +95,10 @@ pub enum Method {
     /// `imgnn` when the header names a network, with a two-dimensional match
     /// model that each stripe switches on or off.
     ImageMatch,
+    /// The image model, revision 3 ("img3", spec/MODELS.md §7.14): `img2`
+    /// whose stripes also say whether the direct tables tell apart the
+    /// pixel's position in a 4×4 grid (JPEG's blocks, downscaled by 2).
+    ImageGrid,
 }
 
 impl Method {
@@ -110,6 +114,7 @@ impl Method {
             Method::ImageNetwork => 6,
             Method::ContextMixingLm2 => 7,
             Method::ImageMatch => 8,
+            Method::ImageGrid => 9,
         }
     }
 
@@ -124,8 +129,9 @@ impl Method {
             6 => Ok(Method::ImageNetwork),
             7 => Ok(Method::ContextMixingLm2),
             8 => Ok(Method::ImageMatch),
+            9 => Ok(Method::ImageGrid),
             other => Err(Error::Unsupported(format!(
-                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2, 5 = cmlm, 6 = imgnn, 7 = cmlm2, 8 = img2); a newer nzip may decode it"
+                "method {other} (this build knows 0 = stored, 1 = cm, 2 = lm, 3 = img, 4 = cm2, 5 = cmlm, 6 = imgnn, 7 = cmlm2, 8 = img2, 9 = img3); a newer nzip may decode it"
             ))),
         }
     }
@@ -142,6 +148,7 @@ impl Method {
             Method::ImageNetwork => "imgnn",
             Method::ContextMixingLm2 => "cmlm2",
             Method::ImageMatch => "img2",
+            Method::ImageGrid => "img3",
         }
     }
 }
@@ -253,16 +260,21 @@ impl Header {
                     "the lm, cmlm, cmlm2 and imgnn methods need a model reference",
                 ))
             }
-            Method::ImagePredictive | Method::ImageNetwork | Method::ImageMatch
+            Method::ImagePredictive | Method::ImageNetwork | Method::ImageMatch | Method::ImageGrid
                 if !(1..=9).contains(&self.level) =>
             {
-                return Err(Error::InvalidInput("img, imgnn and img2 levels must be in 1..=9"))
+                return Err(Error::InvalidInput("img, imgnn, img2 and img3 levels must be in 1..=9"))
             }
             _ => {}
         }
         match (self.medium, self.method) {
-            (Medium::Bytes, Method::ImagePredictive | Method::ImageNetwork | Method::ImageMatch) => {
-                return Err(Error::InvalidInput("the img, imgnn and img2 methods code image frames only"))
+            (
+                Medium::Bytes,
+                Method::ImagePredictive | Method::ImageNetwork | Method::ImageMatch | Method::ImageGrid,
+            ) => {
+                return Err(Error::InvalidInput(
+                    "the img, imgnn, img2 and img3 methods code image frames only",
+                ))
             }
             (
                 Medium::Image,
@@ -271,7 +283,11 @@ impl Header {
                 | Method::NeuralLm
                 | Method::ContextMixingLm
                 | Method::ContextMixingLm2,
-            ) => return Err(Error::InvalidInput("image frames use the img, imgnn, img2 or stored method")),
+            ) => {
+                return Err(Error::InvalidInput(
+                    "image frames use the img, imgnn, img2, img3 or stored method",
+                ))
+            }
             _ => {}
         }
         if let Some(m) = &self.model {

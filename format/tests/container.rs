@@ -218,9 +218,12 @@ fn header_reserved_bits_and_values() {
     let base = frame(b"", 4, false);
     // flags is the first HEAD payload byte: offset 9 + 4 (tag) + 1 (length).
     let flags_at = 14;
-    for (at, value, expect_unsupported) in
-        [(flags_at, 0x80u8, false), (flags_at + 1, 9, true), (flags_at + 2, 9, true), (flags_at + 4, 9, true)]
-    {
+    for (at, value, expect_unsupported) in [
+        (flags_at, 0x80u8, false),
+        (flags_at + 1, 9, true),
+        (flags_at + 2, 10, true),
+        (flags_at + 4, 9, true),
+    ] {
         let mut payload = base[flags_at..flags_at + base[13] as usize].to_vec();
         payload[at - flags_at] = value;
         let mut f = base[..9].to_vec();

@@ -29,16 +29,24 @@ pub fn prefetch<T>(r: &T) {
 /// fraction `RECIP[count] / 2^16` ≈ 1 / (count + 1.5), so an entry starts as a
 /// running average and ends as an exponential moving average of rate
 /// ≈ 1 / (limit + 1.5).
+///
+/// The table holds each entry XOR [`FLIP`], so that the initial entry (P(1) =
+/// ½, count 0) is stored as 0: a new map is zeroed memory, which the system
+/// hands out without writing it, and a large map whose contexts are sparse
+/// costs only the pages it touches.
 #[derive(Debug, Clone)]
 pub struct StateMap {
     t: Vec<u32>,
     limit: u32,
 }
 
+/// What a [`StateMap`] stores instead of entry `e`: `e ^ FLIP`.
+const FLIP: u32 = 1 << 31;
+
 impl StateMap {
     /// A map of `n` contexts whose entries all start at P(1) = ½.
     pub fn new(n: usize, limit: u32) -> Self {
-        StateMap { t: vec![1 << 31; n], limit: limit.min(1023) }
+        StateMap { t: vec![0; n], limit: limit.min(1023) }
     }
 
     /// P(1) of context `cx` as a 12-bit probability (`0..4096`).
@@ -47,13 +55,13 @@ impl StateMap {
     /// with values that are masked or bounded by construction).
     #[inline]
     pub fn p12(&self, cx: usize) -> u32 {
-        self.t[cx] >> 20
+        (self.t[cx] ^ FLIP) >> 20
     }
 
     /// Learn bit `y` in context `cx`.
     #[inline]
     pub fn update(&mut self, cx: usize, y: u32) {
-        self.t[cx] = adapt(self.t[cx], y, self.limit);
+        self.t[cx] = adapt(self.t[cx] ^ FLIP, y, self.limit) ^ FLIP;
     }
 
     /// [`prefetch`] the entry of context `cx` (below the map's size).

@@ -23,7 +23,9 @@
 //!    exact neighbour values for graphics; smaller hashed tables for
 //!    photographs, chosen by the encoder and recorded in the stripe) whose
 //!    stretched probabilities are combined by the integer logistic mixer of
-//!    [`crate::models::cm`].
+//!    [`crate::models::cm`]. Methods `img2` and `img3` add, per stripe, a
+//!    match model for exact repeats (§7.13) and a 4×4 grid in the direct
+//!    tables' contexts for photos that carry JPEG's blocks (§7.14).
 //!
 //! The pieces reused from `cm` ([`crate::models::cm::adaptive::StateMap`],
 //! [`crate::models::cm::adaptive::HistoryMap`], [`crate::models::cm::mixer::Mixer`],
@@ -59,13 +61,26 @@ pub const MAX_LEVEL: u8 = 9;
 /// The revision of the image model that codes a frame's stripes, which its
 /// method names: [`Revision::V1`] for methods `img` and `imgnn`
 /// (spec/MODELS.md §7-§7.12), [`Revision::V2`] for method `img2` (§7.13:
-/// every stripe also says whether the match model codes it).
+/// every stripe also says whether the match model codes it),
+/// [`Revision::V3`] for method `img3` (§7.14: and whether the grid is on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revision {
     /// Methods `img` (3) and `imgnn` (6).
     V1,
     /// Method `img2` (8).
     V2,
+    /// Method `img3` (9).
+    V3,
+}
+
+/// What the encoder of a stripe is told instead of choosing (spec/MODELS.md
+/// §7.11); `None` leaves a choice to it. The default leaves all of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Choices {
+    /// The match model (revisions 2 and 3, §7.13) on or off.
+    pub matching: Option<bool>,
+    /// The grid (revision 3, §7.14) on or off.
+    pub grid: Option<bool>,
 }
 
 impl Revision {
@@ -75,8 +90,20 @@ impl Revision {
         match method {
             Method::ImagePredictive | Method::ImageNetwork => Some(Revision::V1),
             Method::ImageMatch => Some(Revision::V2),
+            Method::ImageGrid => Some(Revision::V3),
             _ => None,
         }
+    }
+
+    /// Whether stripes of this revision say whether the match model codes
+    /// them (§7.13).
+    pub fn has_match(self) -> bool {
+        self != Revision::V1
+    }
+
+    /// Whether stripes of this revision say whether the grid is on (§7.14).
+    pub fn has_grid(self) -> bool {
+        self == Revision::V3
     }
 }
 
@@ -122,9 +149,12 @@ impl Stripe {
 /// [`Stripe::bytes`] of them) into `enc` at `level` (recorded in the frame;
 /// every level codes alike in this version, spec/MODELS.md §7), with the
 /// learned network `net` (method `imgnn`, §7.12) or without (method `img`),
-/// as revision `rev` of the model (§7.13). In revision 2, `matching` switches
-/// the match model on or off; `None` leaves it to the encoder (on where the
-/// stripe's trial chooses the large hashed tables, §7.11).
+/// as revision `rev` of the model (§7.13, §7.14). From revision 2,
+/// `choices.matching` switches the match model on or off, in revision 3
+/// `choices.grid` the grid; `None` leaves each to the encoder (§7.11: the
+/// match model where the stripe's trial chooses the large hashed tables or
+/// gains from it, the grid where a trial gains from it). Revisions that
+/// have no such switch ignore it.
 ///
 /// # Errors
 ///
@@ -136,7 +166,7 @@ pub fn encode<E: BitEncode>(
     samples: &[u8],
     net: Option<&ImgNet>,
     rev: Revision,
-    matching: Option<bool>,
+    choices: Choices,
     enc: &mut E,
 ) -> Result<(), EntropyError> {
     if !stripe.holds(samples) || stripe.maxval == 0 {
@@ -151,7 +181,7 @@ pub fn encode<E: BitEncode>(
     if above {
         return Err(EntropyError::InvalidModel("a sample is above maxval"));
     }
-    model::encode(stripe, samples, net, rev, matching, enc)
+    model::encode(stripe, samples, net, rev, choices, enc)
 }
 
 /// The encoder's choice among learned networks for a whole image (shape

@@ -39,10 +39,16 @@ fn net() -> std::sync::Arc<ImgNet> {
     crate::nn::package::find_by_name(crate::pipeline_image::IMAGE_NET).unwrap().img_net().unwrap()
 }
 
-/// The model's codings: revision 1 (methods `img`, `imgnn`), and revision 2
-/// (`img2`) with the match model switched on and off.
-const CODINGS: [(Revision, Option<bool>); 3] =
-    [(Revision::V1, None), (Revision::V2, Some(true)), (Revision::V2, Some(false))];
+/// The model's codings: revision 1 (methods `img`, `imgnn`), revision 2
+/// (`img2`) with the match model switched on and off, and revision 3
+/// (`img3`) with the grid switched on (and the match model) and off.
+const CODINGS: [(Revision, Choices); 5] = [
+    (Revision::V1, Choices { matching: None, grid: None }),
+    (Revision::V2, Choices { matching: Some(true), grid: None }),
+    (Revision::V2, Choices { matching: Some(false), grid: None }),
+    (Revision::V3, Choices { matching: Some(true), grid: Some(true) }),
+    (Revision::V3, Choices { matching: None, grid: Some(false) }),
+];
 
 /// Codes `samples` into `enc`, decodes the stream (`finish(enc)`) with the
 /// decoder that `open` makes, and checks that the samples come back; returns
@@ -51,17 +57,17 @@ fn through<E: BitEncode, D: BitDecode>(
     s: &Stripe,
     level: u8,
     samples: &[u8],
-    (n, rev, matching): (Option<&ImgNet>, Revision, Option<bool>),
+    (n, rev, choices): (Option<&ImgNet>, Revision, Choices),
     mut enc: E,
     finish: impl FnOnce(E) -> Vec<u8>,
     open: impl FnOnce(&[u8]) -> D,
 ) -> (Vec<u8>, D) {
-    encode(s, level, samples, n, rev, matching, &mut enc).unwrap();
+    encode(s, level, samples, n, rev, choices, &mut enc).unwrap();
     let bytes = finish(enc);
     let mut dec = open(&bytes);
     let mut out = Vec::new();
     decode(s, level, n, rev, &mut dec, &mut out).unwrap();
-    assert!(out == samples, "round trip {s:?} {rev:?} {matching:?} with {}", std::any::type_name::<E>());
+    assert!(out == samples, "round trip {s:?} {rev:?} {choices:?} with {}", std::any::type_name::<E>());
     (bytes, dec)
 }
 
@@ -72,8 +78,8 @@ fn roundtrip(s: &Stripe, level: u8, samples: &[u8]) -> usize {
     let net = net();
     let mut size = 0;
     for n in [None, Some(&*net)] {
-        for (rev, matching) in CODINGS {
-            let coding = (n, rev, matching);
+        for (rev, choices) in CODINGS {
+            let coding = (n, rev, choices);
             let (bytes, _) =
                 through(s, level, samples, coding, RangeBitEncoder::new(), RangeBitEncoder::finish, |b| {
                     RangeBitDecoder::new(b).unwrap()
@@ -92,9 +98,9 @@ fn roundtrip(s: &Stripe, level: u8, samples: &[u8]) -> usize {
 }
 
 /// Coded bytes of `samples` (range coder, no network) in a coding.
-fn coded(s: &Stripe, samples: &[u8], rev: Revision, matching: Option<bool>) -> usize {
+fn coded(s: &Stripe, samples: &[u8], rev: Revision, choices: Choices) -> usize {
     let mut enc = RangeBitEncoder::new();
-    encode(s, 6, samples, None, rev, matching, &mut enc).unwrap();
+    encode(s, 6, samples, None, rev, choices, &mut enc).unwrap();
     enc.finish().len()
 }
 
@@ -135,12 +141,12 @@ fn larger_images_compress() {
 fn bad_shapes_are_errors() {
     let s = Stripe { width: 4, rows: 2, color: ColorType::Gray, maxval: 255 };
     let mut enc = CostCounter::new();
-    for (rev, matching) in CODINGS {
-        assert!(encode(&s, 6, &[0; 7], None, rev, matching, &mut enc).is_err());
+    for (rev, choices) in CODINGS {
+        assert!(encode(&s, 6, &[0; 7], None, rev, choices, &mut enc).is_err());
         let small = Stripe { width: 2, rows: 1, color: ColorType::Gray, maxval: 9 };
-        assert!(encode(&small, 6, &[3, 10], None, rev, matching, &mut enc).is_err(), "sample above maxval");
+        assert!(encode(&small, 6, &[3, 10], None, rev, choices, &mut enc).is_err(), "sample above maxval");
         let z = Stripe { width: 0, rows: 2, color: ColorType::Gray, maxval: 255 };
-        assert!(encode(&z, 6, &[], None, rev, matching, &mut enc).is_err());
+        assert!(encode(&z, 6, &[], None, rev, choices, &mut enc).is_err());
         let mut dec = RangeBitDecoder::new(&[]).unwrap();
         assert!(decode(&z, 6, None, rev, &mut dec, &mut Vec::new()).is_err());
     }
@@ -150,8 +156,8 @@ proptest! {
     /// Any coded bytes decode to some samples of the right length (or a coder
     /// error), never a panic.
     #[test]
-    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256), c in 0..5usize, m in 0..4usize, with_net in any::<bool>(), v2 in any::<bool>()) {
-        let rev = if v2 { Revision::V2 } else { Revision::V1 };
+    fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256), c in 0..5usize, m in 0..4usize, with_net in any::<bool>(), r in 0..3usize) {
+        let rev = [Revision::V1, Revision::V2, Revision::V3][r];
         let net = net();
         let n = with_net.then_some(&*net);
         let maxval = [1u16, 255, 1000, 65535][m];
@@ -256,13 +262,50 @@ fn the_match_model_codes_repeats() {
         }
     }
     roundtrip(&s, 6, &samples);
-    let without = coded(&s, &samples, Revision::V1, None);
-    let with = coded(&s, &samples, Revision::V2, Some(true));
+    let m = |matching| Choices { matching, grid: None };
+    let without = coded(&s, &samples, Revision::V1, m(None));
+    let with = coded(&s, &samples, Revision::V2, m(Some(true)));
     assert!(with * 3 < without, "{with} bytes with the match model, {without} without");
-    assert_eq!(coded(&s, &samples, Revision::V2, None), with, "the encoder switches it on");
-    let off = coded(&s, &samples, Revision::V2, Some(false));
+    assert_eq!(coded(&s, &samples, Revision::V2, m(None)), with, "the encoder switches it on");
+    let off = coded(&s, &samples, Revision::V2, m(Some(false)));
     assert!(off <= without + 4, "{off} bytes with the match model off: one header bit more than {without}");
     // Random samples: the trial chooses the small hashed tables, and no match model.
     let random = synth(&s, 2, 4);
-    assert_eq!(coded(&s, &random, Revision::V2, None), coded(&s, &random, Revision::V2, Some(false)));
+    assert_eq!(coded(&s, &random, Revision::V2, m(None)), coded(&s, &random, Revision::V2, m(Some(false))));
+}
+
+/// The grid (revision 3, spec/MODELS.md §7.14): a stripe whose noise is
+/// stronger on the first row and column of every 4×4 block (as JPEG's block
+/// edges are, after downscaling by 2) codes smaller with it, and the encoder
+/// switches it on; where the same noise falls anywhere, it stays off.
+#[test]
+fn the_grid_codes_block_edges() {
+    let s = Stripe { width: 256, rows: 256, color: ColorType::Gray, maxval: 255 };
+    let image = |blocky: bool| -> Vec<u8> {
+        let mut r = 0x2545_F491_4F6C_DD1Du64;
+        let mut out = Vec::new();
+        for y in 0..256u64 {
+            for x in 0..256u64 {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                let edge = if blocky { x % 4 == 0 || y % 4 == 0 } else { (r >> 32) % 16 < 7 };
+                let amp = if edge { 13 } else { 3 };
+                out.push(((x + y) / 2 + 64 + r % amp) as u8);
+            }
+        }
+        out
+    };
+    let g = |grid| Choices { matching: None, grid };
+    let blocky = image(true);
+    roundtrip(&Stripe { rows: 20, ..s }, 6, &blocky[..256 * 20]);
+    let on = coded(&s, &blocky, Revision::V3, g(Some(true)));
+    let off = coded(&s, &blocky, Revision::V3, g(Some(false)));
+    assert!(on * 100 < off * 95, "{on} bytes with the grid, {off} without");
+    assert_eq!(coded(&s, &blocky, Revision::V3, g(None)), on, "the encoder switches it on");
+    let anywhere = image(false);
+    let on = coded(&s, &anywhere, Revision::V3, g(Some(true)));
+    let off = coded(&s, &anywhere, Revision::V3, g(Some(false)));
+    assert!(on > off, "{on} bytes with the grid, {off} without");
+    assert_eq!(coded(&s, &anywhere, Revision::V3, g(None)), off, "the encoder leaves it off");
 }
