@@ -393,19 +393,12 @@ pub(crate) struct Model<'a> {
 }
 
 impl<'a> Model<'a> {
-    /// A fresh model for stripe `s` under colour transform `transform` with
-    /// hashed tables of at most `2^(22 - 2·hash)` entries (spec §7.1), with
-    /// the learned network `net` as one more mixer input (spec §7.12), and
-    /// with the match model when `matching` (spec §7.13), and with direct
-    /// tables that tell the pixel's position in the 4×4 grid apart when
-    /// `grid` (spec §7.14).
-    pub(crate) fn new(
-        s: &Stripe,
-        transform: Transform,
-        hash: u32,
-        net: Option<&'a ImgNet>,
-        (matching, grid): (bool, bool),
-    ) -> Model<'a> {
+    /// A fresh model for stripe `s` under the choices of its header `head`:
+    /// colour transform, hashed tables of at most `2^(22 - 2·hash)` entries
+    /// (spec §7.1), the match model (§7.13) and the grid (§7.14); with the
+    /// learned network `net` as one more mixer input (spec §7.12).
+    pub(crate) fn new(s: &Stripe, head: Head, net: Option<&'a ImgNet>) -> Model<'a> {
+        let Head { transform, hash, matching, grid } = head;
         let width = s.width as usize;
         let stride = width + 2 * PAD;
         let layout = Layout::new(s.color, s.maxval, transform);
@@ -1070,7 +1063,7 @@ pub(crate) fn encode<E: BitEncode>(
     let mut io = EncIo(enc);
     let head = Head { transform, hash, matching, grid };
     header(&mut io, s, rev, head)?;
-    Model::new(s, transform, hash, net, (matching, grid)).run(&mut io, Some(samples), &mut Vec::new())
+    Model::new(s, head, net).run(&mut io, Some(samples), &mut Vec::new())
 }
 
 /// Training records of the network (spec §7.12) for stripe `s`: for about one
@@ -1080,7 +1073,7 @@ pub(crate) fn encode<E: BitEncode>(
 /// probability of the model without a network (52 bytes).
 pub(crate) fn records(s: &Stripe, samples: &[u8], keep_log2: u32) -> Result<Vec<u8>, EntropyError> {
     let (transform, hash) = choose(s, samples, None);
-    let mut m = Model::new(s, transform, hash, None, (false, false));
+    let mut m = Model::new(s, Head { transform, hash, matching: false, grid: false }, None);
     m.records = Some((keep_log2, Vec::new()));
     let mut enc = crate::entropy::binary::RangeBitEncoder::new();
     m.run(&mut EncIo(&mut enc), Some(samples), &mut Vec::new())?;
@@ -1098,12 +1091,12 @@ pub(crate) fn decode<D: BitDecode>(
     let mut io = DecIo(dec);
     let none = Head { transform: Transform::None, hash: 0, matching: false, grid: false };
     let h = header(&mut io, s, rev, none)?;
-    Model::new(s, h.transform, h.hash, net, (h.matching, h.grid)).run(&mut io, None, out)
+    Model::new(s, h, net).run(&mut io, None, out)
 }
 
 /// The fields of a stripe header (spec §7.1, §7.13, §7.14).
 #[derive(Debug, Clone, Copy)]
-struct Head {
+pub(crate) struct Head {
     transform: Transform,
     hash: u32,
     matching: bool,
@@ -1164,7 +1157,7 @@ fn trial(
     net: Option<&ImgNet>,
     with: (bool, bool),
 ) -> usize {
-    let mut m = Model::new(s, transform, 0, net, with);
+    let mut m = Model::new(s, Head { transform, hash: 0, matching: with.0, grid: with.1 }, net);
     let mut enc = crate::entropy::binary::RangeBitEncoder::new();
     match m.run(&mut EncIo(&mut enc), Some(samples), &mut Vec::new()) {
         Ok(()) => enc.num_bytes(),
