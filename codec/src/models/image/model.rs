@@ -153,6 +153,11 @@ struct Plane {
     vals: Vec<i32>,
     /// Absolute error of each predictor (×8), `RING × stride × np`.
     errs: Vec<u32>,
+    /// For the current row, per position and predictor, the part of the
+    /// predictor's error sum (spec §7.4) that the two rows above give:
+    /// `3·N + 2·NW + 2·NE + NWW + NN + NNE` (`stride × np`; computed once per
+    /// row, so that a sample reads one array instead of two rows).
+    above: Vec<u32>,
     /// Residual of the final prediction (sample units), `RING × stride`.
     res: Vec<i32>,
     /// Weights (Q16) of the fast NLMS filter over its taps (spec §4.5).
@@ -480,6 +485,7 @@ impl<'a> Model<'a> {
                     nrefs,
                     vals: vec![init; RING * stride],
                     errs: vec![0; RING * stride * np],
+                    above: vec![0; stride * np],
                     res: vec![0; RING * stride],
                     lms: [0; LMS_TAPS],
                     lms2: [0; LMS_TAPS],
@@ -553,10 +559,13 @@ impl<'a> Model<'a> {
     }
 
     /// Before row `y`: the left padding repeats the first sample of the row
-    /// above (and its errors and residual).
+    /// above (and its errors and residual), and each plane's `above` takes
+    /// the row's error sums over the rows above.
     fn start_row(&mut self, y: usize) {
         let cur = self.row(y + RING);
         let up = self.row(y + RING - 1);
+        let up2 = self.row(y + RING - 2);
+        let (stride, width) = (self.stride, self.width);
         for p in &mut self.planes {
             let np = p.np;
             for pad in 0..PAD {
@@ -564,6 +573,20 @@ impl<'a> Model<'a> {
                 p.res[cur + pad] = p.res[up + PAD];
                 let (dst, src) = ((cur + pad) * np, (up + PAD) * np);
                 p.errs.copy_within(src..src + np, dst);
+            }
+            // Positions PAD..PAD + width read NWW..NE of the row above and
+            // NN, NNE of the one above it, all within the padded rows.
+            let e1 = &p.errs[up * np..(up + stride) * np];
+            let e2 = &p.errs[up2 * np..(up2 + stride) * np];
+            let (lo, hi) = (PAD * np, (PAD + width) * np);
+            let rows = e1[lo..hi]
+                .iter()
+                .zip(&e1[lo - np..hi - np])
+                .zip(&e1[lo + np..hi + np])
+                .zip(&e1[lo - 2 * np..hi - 2 * np])
+                .zip(e2[lo..hi].iter().zip(&e2[lo + np..hi + np]));
+            for (a, ((((&n, &nw), &ne), &nww), (&nn, &nne))) in p.above[lo..hi].iter_mut().zip(rows) {
+                *a = 3 * n + 2 * nw + 2 * ne + nww + nn + nne;
             }
         }
     }
@@ -666,19 +689,11 @@ impl<'a> Model<'a> {
         // Error sums of the predictors around the sample.
         let mut es = [0u32; MAX_PREDICTORS];
         {
-            let e = &pl.errs;
-            let at = |pos: usize| pos * np;
-            let (w, n, nw, ne, ww, nn) = (at(cur - 1), at(up), at(up - 1), at(up + 1), at(cur - 2), at(up2));
-            let (nne, nww) = (at(up2 + 1), at(up - 2));
-            for (k, s) in es[..np].iter_mut().enumerate() {
-                *s = 3 * e[w + k]
-                    + 3 * e[n + k]
-                    + 2 * e[nw + k]
-                    + 2 * e[ne + k]
-                    + e[ww + k]
-                    + e[nn + k]
-                    + e[nne + k]
-                    + e[nww + k];
+            let w = &pl.errs[(cur - 1) * np..cur * np];
+            let ww = &pl.errs[(cur - 2) * np..(cur - 1) * np];
+            let a = &pl.above[(PAD + x) * np..(PAD + x + 1) * np];
+            for ((s, &a), (&w, &ww)) in es[..np].iter_mut().zip(a).zip(w.iter().zip(ww)) {
+                *s = a + 3 * w + ww;
             }
         }
         let (blended, emin) = predict::blend(&preds[..np], &es[..np]);
