@@ -1088,7 +1088,7 @@ pub(crate) fn encode<E: BitEncode>(
 /// probability of the model without a network (52 bytes).
 pub(crate) fn records(s: &Stripe, samples: &[u8], keep_log2: u32) -> Result<Vec<u8>, EntropyError> {
     let (transform, hash) = choose(s, samples, None);
-    let mut m = Model::new(s, Head { transform, hash, matching: false, grid: false }, None);
+    let mut m = Model::new(s, Head { hash, ..Head::plain(transform) }, None);
     m.records = Some((keep_log2, Vec::new()));
     let mut enc = crate::entropy::binary::RangeBitEncoder::new();
     m.run(&mut EncIo(&mut enc), Some(samples), &mut Vec::new())?;
@@ -1104,8 +1104,7 @@ pub(crate) fn decode<D: BitDecode>(
     out: &mut Vec<u8>,
 ) -> Result<(), EntropyError> {
     let mut io = DecIo(dec);
-    let none = Head { transform: Transform::None, hash: 0, matching: false, grid: false };
-    let h = header(&mut io, s, rev, none)?;
+    let h = header(&mut io, s, rev, Head::plain(Transform::None))?;
     Model::new(s, h, net).run(&mut io, None, out)
 }
 
@@ -1116,6 +1115,14 @@ pub(crate) struct Head {
     hash: u32,
     matching: bool,
     grid: bool,
+}
+
+impl Head {
+    /// Colour transform `transform`, the largest hashed tables, no match
+    /// model, no grid.
+    fn plain(transform: Transform) -> Head {
+        Head { transform, hash: 0, matching: false, grid: false }
+    }
 }
 
 /// Codes the stripe header (spec §7.1, §7.13, §7.14): the colour transform's
@@ -1163,16 +1170,10 @@ fn trial_rows(s: &Stripe, samples: &[u8], blocks: usize) -> (Stripe, Vec<u8>) {
     (Stripe { rows: (sub.len() / row_bytes.max(1)) as u32, ..*s }, sub)
 }
 
-/// Bytes that `samples` (of shape `s`) code to under `transform` with `net`
-/// and the largest hashed tables; `usize::MAX` if they do not code.
-fn trial(
-    s: &Stripe,
-    samples: &[u8],
-    transform: Transform,
-    net: Option<&ImgNet>,
-    with: (bool, bool),
-) -> usize {
-    let mut m = Model::new(s, Head { transform, hash: 0, matching: with.0, grid: with.1 }, net);
+/// Bytes that `samples` (of shape `s`) code to under the choices `head`
+/// with `net`; `usize::MAX` if they do not code.
+fn trial(s: &Stripe, samples: &[u8], head: Head, net: Option<&ImgNet>) -> usize {
+    let mut m = Model::new(s, head, net);
     let mut enc = crate::entropy::binary::RangeBitEncoder::new();
     match m.run(&mut EncIo(&mut enc), Some(samples), &mut Vec::new()) {
         Ok(()) => enc.num_bytes(),
@@ -1187,7 +1188,7 @@ fn best_transform(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (usize, T
     let candidates: &[Transform] = if rgb { &Transform::ALL } else { &[Transform::None] };
     let mut best = (usize::MAX, Transform::None);
     for &t in candidates {
-        let bytes = trial(s, samples, t, net, (false, false));
+        let bytes = trial(s, samples, Head::plain(t), net);
         if bytes < best.0 {
             best = (bytes, t);
         }
@@ -1224,7 +1225,7 @@ fn choose_with_match(
     let hash = if quarter_bits > trial_samples.saturating_mul(PHOTO_QUARTER_BITS) { 2 } else { 0 };
     let matching = try_match
         && (hash == 0 || {
-            let with = trial(&shape, &sub, best.1, net, (true, false));
+            let with = trial(&shape, &sub, Head { matching: true, ..Head::plain(best.1) }, net);
             with.saturating_mul(MATCH_TRIAL_GAIN.1) < best.0.saturating_mul(MATCH_TRIAL_GAIN.0)
         });
     (best.1, hash, matching)
@@ -1239,8 +1240,9 @@ fn grid_pays(s: &Stripe, samples: &[u8], transform: Transform, net: Option<&ImgN
         return false;
     }
     let (shape, sub) = trial_rows(s, samples, GRID_TRIAL_BLOCKS);
-    let with = trial(&shape, &sub, transform, net, (matching, true));
-    let without = trial(&shape, &sub, transform, net, (matching, false));
+    let head = Head { matching, ..Head::plain(transform) };
+    let with = trial(&shape, &sub, Head { grid: true, ..head }, net);
+    let without = trial(&shape, &sub, head, net);
     let (num, den) = GRID_TRIAL_SLACK;
     with.saturating_mul(den) < without.saturating_mul(num)
 }
@@ -1263,7 +1265,7 @@ pub(super) fn choose_net(s: &Stripe, samples: &[u8], nets: &[&ImgNet]) -> usize 
     let (mut best, transform) = best_transform(&shape, &sub, Some(first));
     let mut pick = 0;
     for (i, &net) in rest.iter().enumerate() {
-        let bytes = trial(&shape, &sub, transform, Some(net), (false, false));
+        let bytes = trial(&shape, &sub, Head::plain(transform), Some(net));
         if bytes < best {
             (best, pick) = (bytes, i + 1);
         }
