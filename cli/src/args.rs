@@ -378,7 +378,7 @@ pub fn version_text(verbose: bool) -> String {
         nzip_format::VERSION_MINOR
     );
     if verbose {
-        s.push_str(&format!("coders: range, ans\nmethods: cm2 (context mixing with a pretrained prior), cmlm2 (cm2 mixed with a learned language model that adapts to the file: -9 on text), cmlm (the same without adapting, decode), cm (context mixing, decode), lm (learned model), img3 (predictive image model with a match model for repeats and a 4x4 grid for JPEG-origin photos, each per stripe; with a learned network from -2, chosen per image: {} at -2..-6, the wider {} at -7..-9; --model names one), img2 (the same without the grid, decode), imgnn and img (without the match model either, with and without a network, decode), stored\n\
+        s.push_str(&format!("coders: range, ans\nmethods: cm2 (context mixing with a pretrained prior), cmlm2 (cm2 mixed with a learned language model that adapts to the file: -9 on text), cmlm (the same without adapting, decode), cm (context mixing, decode), lm (learned model), imgf (the fast predictive image model: -1), img3 (predictive image model with a match model for repeats and a 4x4 grid for JPEG-origin photos, each per stripe; with a learned network from -2, chosen per image: {} at -2..-6, the wider {} at -7..-9; --model names one), img2 (the same without the grid, decode), imgnn and img (without the match model either, with and without a network, decode), stored\n\
              media: bytes, image (PNG, PGM/PPM/PAM)\n",
             nzip_codec::image_nets_for_level(6).join(" or "),
             nzip_codec::image_nets_for_level(9).join(" or ")

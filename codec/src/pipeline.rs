@@ -585,7 +585,9 @@ impl ChunkCodec {
                 }
                 _ => unsupported(format!("{method} names a language model, then optionally a cm2 prior")),
             },
-            (Method::ImagePredictive | Method::ImageMatch | Method::ImageGrid, None) => image(None),
+            (Method::ImagePredictive | Method::ImageMatch | Method::ImageGrid | Method::ImageFast, None) => {
+                image(None)
+            }
             (Method::ImageNetwork | Method::ImageMatch | Method::ImageGrid, Some(b))
                 if b.kind == BuiltinKind::ImgNet =>
             {

@@ -211,7 +211,7 @@ fn from_indices(indices: &[u8], bps: usize, values: &[u16]) -> Vec<u8> {
 /// its rows both ways with `net`, and the map is kept when the indices' cost
 /// scaled to the whole image, plus the map's bytes, is below the samples'.
 /// Integers only, so every machine chooses alike.
-fn choose_value_map(img: &Image, net: Option<&ImgNet>) -> Option<(ValueMap, Vec<u8>)> {
+fn choose_value_map(img: &Image, net: Option<&ImgNet>, rev: Revision) -> Option<(ValueMap, Vec<u8>)> {
     let values = used_values(&img.samples, img.bytes_per_sample());
     let (&lo, &hi) = (values.first()?, values.last()?);
     // Only when at least an eighth of the values from lo to hi are unused:
@@ -225,9 +225,9 @@ fn choose_value_map(img: &Image, net: Option<&ImgNet>) -> Option<(ValueMap, Vec<
     let map = ValueMap { count: values.len() as u32, coding, list_len: list.len() as u64, list: coded };
     let indices = to_indices(&img.samples, img.bytes_per_sample(), &values);
     let shape = model::Stripe { width: img.width, rows: img.height, color: img.color, maxval: img.maxval };
-    let (plain, rows) = model::sample_cost(&shape, &img.samples, net);
+    let (plain, rows) = model::sample_cost(&shape, &img.samples, net, rev);
     let mapped_shape = model::Stripe { maxval: (values.len() - 1) as u16, ..shape };
-    let (mapped, _) = model::sample_cost(&mapped_shape, &indices, net);
+    let (mapped, _) = model::sample_cost(&mapped_shape, &indices, net, rev);
     // The map's section: its list, about ten bytes of fields, tag, length, CRC.
     let map_bytes = (map.list.len() + 24) as u128;
     let height = u128::from(img.height);
@@ -276,7 +276,11 @@ pub(crate) fn compress_image<W: Write>(
     };
     // The samples the model codes: the image's, or their indices in a value
     // map when that is smaller (tried with the first network).
-    let map = choose_value_map(&img, nets.first().map(|(_, n)| &**n));
+    // Level 1 (the fastest) without a network, match model or grid asked
+    // for codes with the fast model, method imgf (spec/MODELS.md §7.15).
+    let fast = opts.level == 1 && nets.is_empty() && opts.image_match.is_none() && opts.image_grid.is_none();
+    let map_rev = if fast { Revision::Fast } else { Revision::V3 };
+    let map = choose_value_map(&img, nets.first().map(|(_, n)| &**n), map_rev);
     let (coded_samples, maxval) = match &map {
         Some((m, indices)) => (&indices[..], (m.count - 1) as u16),
         None => (&img.samples[..], img.maxval),
@@ -300,6 +304,7 @@ pub(crate) fn compress_image<W: Write>(
     let header = Header {
         medium: Medium::Image,
         method: match (opts.image_match, opts.image_grid, &net) {
+            _ if fast => Method::ImageFast,
             (Some(false), _, Some(_)) => Method::ImageNetwork,
             (Some(false), _, None) => Method::ImagePredictive,
             (_, Some(false), _) => Method::ImageMatch,

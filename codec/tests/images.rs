@@ -90,17 +90,24 @@ fn copts(threads: usize, coder: CoderKind) -> CompressOptions {
     CompressOptions { level: 6, coder, threads, ..CompressOptions::default() }
 }
 
-/// Compress with 1 and 2 threads (same bytes), decompress with 1 and 2
-/// threads (same bytes); returns the file and the restored output.
+/// Compress at level 6 with 1 and 2 threads (same bytes), decompress with 1
+/// and 2 threads (same bytes); returns the file and the restored output.
+/// Level 1 (the fast model, method `imgf`, for images) must do the same and
+/// restore the same output.
 fn round_trip(file: &[u8], coder: CoderKind) -> (Vec<u8>, Vec<u8>) {
-    let packed = nzip_codec::compress_to_vec(file, &copts(1, coder)).unwrap();
-    assert_eq!(nzip_codec::compress_to_vec(file, &copts(2, coder)).unwrap(), packed, "-T1 and -T2 differ");
-    let mut outs = [1, 2].map(|threads| {
-        let d = DecompressOptions { threads, ..DecompressOptions::default() };
-        nzip_codec::decompress_to_vec(&packed, &d).unwrap()
+    let [(packed, out), (_, fast_out)] = [6, 1].map(|level| {
+        let opts = |threads| CompressOptions { level, ..copts(threads, coder) };
+        let packed = nzip_codec::compress_to_vec(file, &opts(1)).unwrap();
+        assert_eq!(nzip_codec::compress_to_vec(file, &opts(2)).unwrap(), packed, "-T1 and -T2 differ");
+        let mut outs = [1, 2].map(|threads| {
+            let d = DecompressOptions { threads, ..DecompressOptions::default() };
+            nzip_codec::decompress_to_vec(&packed, &d).unwrap()
+        });
+        assert_eq!(outs[0], outs[1], "decoding with 1 and 2 threads differs");
+        (packed, std::mem::take(&mut outs[0]))
     });
-    assert_eq!(outs[0], outs[1], "decoding with 1 and 2 threads differs");
-    (packed, std::mem::take(&mut outs[0]))
+    assert_eq!(fast_out, out, "levels 1 and 6 restore different output");
+    (packed, out)
 }
 
 fn medium(packed: &[u8]) -> Medium {
@@ -332,11 +339,19 @@ fn larger_images_mix_in_the_network() {
             assert_eq!(nzip_codec::compress_to_vec(img, &two).unwrap(), packed);
         }
     }
-    // Level 1, the fastest, leaves the network out.
+    // Level 1, the fastest, codes with the fast model (no network), and
+    // -T1 and -T2 agree; asked for a network, it writes img3 with it.
     let fast = CompressOptions { level: 1, ..copts(1, CoderKind::Range) };
     let packed = nzip_codec::compress_to_vec(&big, &fast).unwrap();
     let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
-    assert_eq!((h.method, h.model.is_none()), (format::Method::ImageGrid, true));
+    assert_eq!((h.method, h.model.is_none()), (format::Method::ImageFast, true));
+    assert_eq!(nzip_codec::decompress_to_vec(&packed, &DecompressOptions::default()).unwrap(), big);
+    let two = CompressOptions { level: 1, ..copts(2, CoderKind::Range) };
+    assert_eq!(nzip_codec::compress_to_vec(&big, &two).unwrap(), packed);
+    let fast_net = CompressOptions { image_net: Some(true), ..fast.clone() };
+    let packed = nzip_codec::compress_to_vec(&big, &fast_net).unwrap();
+    let h = &nzip_codec::list(packed.as_slice(), &DecompressOptions::default()).unwrap()[0].header;
+    assert_eq!((h.method, h.model.is_some()), (format::Method::ImageGrid, true));
     // Levels 7-9 mix in the wider network, and -T1 and -T2 still agree.
     let slow = CompressOptions { level: 9, ..copts(1, CoderKind::Range) };
     let packed = nzip_codec::compress_to_vec(&big, &slow).unwrap();

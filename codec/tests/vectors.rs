@@ -488,6 +488,19 @@ fn build_all() -> Vec<Vector> {
     let made = format!("gradient.ppm -6, no network, grid on in every stripe, {img3}");
     let ppm_img3 = encode_img3(&ppm, CoderKind::Range, None, (None, Some(true)));
     valid("image-ppm-img3-grid-range", ppm_img3, &ppm, &made);
+    // Method 10 (`imgf`): the fast model of level 1, on RGB (range), on RGBA
+    // (ANS) and on a 16-bit PGM with a value map.
+    let imgf = "method imgf (level 1)";
+    let made = format!("gradient.ppm -1, {imgf}");
+    valid("image-ppm-imgf1-range", encode(&ppm, 1, CoderKind::Range, None), &ppm, &made);
+    let made = format!("steps-x257.pgm -1 (a value map), {imgf}");
+    valid("image-pgm16-vmap-imgf1-range", encode(&steps, 1, CoderKind::Range, None), &steps, &made);
+    v.push(Vector {
+        name: "valid/image-png-rgba-imgf1-ans.nz".into(),
+        bytes: encode(&png, 1, CoderKind::Ans, None),
+        expect: Expect::Image(samples_of(&png)),
+        made_from: format!("disc-rgba.png -1 --coder ans, {imgf}"),
+    });
     v.push(Vector {
         name: "valid/image-png-rgba-img2-match-nn-range.nz".into(),
         bytes: encode_img2(&png, CoderKind::Range, Some("img-mlp-p"), Some(true)),
@@ -673,6 +686,16 @@ fn build_all() -> Vec<Vector> {
             let id_at = p.len() - (1 + 32 + 1 + "img-mlp-p".len());
             p.truncate(id_at);
         }),
+        "Malformed",
+    );
+    bad(
+        "imgf-with-the-network",
+        with_payload(&ppm_nn, tag::HEAD, |p| p[2] = Method::ImageFast.code()),
+        "Unsupported",
+    );
+    bad(
+        "imgf-method-in-bytes-frame",
+        with_payload(&hello6, tag::HEAD, |p| p[2] = Method::ImageFast.code()),
         "Malformed",
     );
     bad(

@@ -221,7 +221,7 @@ fn header_reserved_bits_and_values() {
     for (at, value, expect_unsupported) in [
         (flags_at, 0x80u8, false),
         (flags_at + 1, 9, true),
-        (flags_at + 2, 10, true),
+        (flags_at + 2, 11, true),
         (flags_at + 4, 9, true),
     ] {
         let mut payload = base[flags_at..flags_at + base[13] as usize].to_vec();

@@ -62,7 +62,8 @@ pub const MAX_LEVEL: u8 = 9;
 /// method names: [`Revision::V1`] for methods `img` and `imgnn`
 /// (spec/MODELS.md §7-§7.12), [`Revision::V2`] for method `img2` (§7.13:
 /// every stripe also says whether the match model codes it),
-/// [`Revision::V3`] for method `img3` (§7.14: and whether the grid is on).
+/// [`Revision::V3`] for method `img3` (§7.14: and whether the grid is on),
+/// [`Revision::Fast`] for method `imgf` (§7.15: the fast model).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revision {
     /// Methods `img` (3) and `imgnn` (6).
@@ -71,6 +72,9 @@ pub enum Revision {
     V2,
     /// Method `img3` (9).
     V3,
+    /// Method `imgf` (10): the fast model, whose stripe header is that of
+    /// `img` (transform and hash codes).
+    Fast,
 }
 
 /// What the encoder of a stripe is told instead of choosing (spec/MODELS.md
@@ -91,6 +95,7 @@ impl Revision {
             Method::ImagePredictive | Method::ImageNetwork => Some(Revision::V1),
             Method::ImageMatch => Some(Revision::V2),
             Method::ImageGrid => Some(Revision::V3),
+            Method::ImageFast => Some(Revision::Fast),
             _ => None,
         }
     }
@@ -98,7 +103,7 @@ impl Revision {
     /// Whether stripes of this revision say whether the match model codes
     /// them (§7.13).
     pub fn has_match(self) -> bool {
-        self != Revision::V1
+        matches!(self, Revision::V2 | Revision::V3)
     }
 
     /// Whether stripes of this revision say whether the grid is on (§7.14).
@@ -198,15 +203,17 @@ pub fn choose_network(image: &Stripe, samples: &[u8], nets: &[&ImgNet]) -> usize
 
 /// What a whole image (shape `image`, every row of it) costs on the sample of
 /// its rows that [`choose_network`] tries (spec/MODELS.md §7.11): the coded
-/// bytes with `net` under the best colour transform, and the rows coded; the
+/// bytes with `net` (or, with `rev` = [`Revision::Fast`], with the model of
+/// method `imgf`, which takes no network) under the best colour transform,
+/// and the rows coded; the
 /// encoder compares such costs (of the image as it is and as value indices,
 /// spec/FORMAT.md §4.8). `(usize::MAX, 0)` when the samples do not match the
 /// shape.
-pub fn sample_cost(image: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (usize, u32) {
+pub fn sample_cost(image: &Stripe, samples: &[u8], net: Option<&ImgNet>, rev: Revision) -> (usize, u32) {
     if !image.holds(samples) {
         return (usize::MAX, 0);
     }
-    model::sample_cost(image, samples, net)
+    model::sample_cost(image, samples, net, rev == Revision::Fast)
 }
 
 /// The network's training records for one stripe (spec/MODELS.md §7.12): 52

@@ -176,6 +176,14 @@ const T_SIZES: [usize; 7] = [
     4 * 15 * 15 * 4,
 ];
 const NT: usize = T_SIZES.len();
+/// The direct context tables of method `imgf` (spec §7.15), their sizes
+/// (contexts, before the node bits): local error level by residual
+/// activity; the residuals at W and N by the prediction's fraction; the
+/// residuals of the pixel's planes coded before by residual activity.
+const FAST_SIZES: [usize; 3] = [4 * 16 * 16, 4 * 11 * 11 * 8, 4 * 11 * 11 * 8];
+/// Mixer inputs of method `imgf`: its direct tables, the first hashed table
+/// and a constant.
+const FAST_INPUTS: usize = FAST_SIZES.len() + 2;
 /// Pixel positions that the direct tables tell apart in a stripe with the
 /// grid (method `img3`, spec §7.14): row and column modulo 4.
 const GRID_CLASSES: usize = 16;
@@ -202,6 +210,8 @@ const GRID_TRIAL_BLOCKS: usize = 8;
 const GRID_TRIAL_SLACK: (usize, usize) = (1004, 1000);
 const GRID_MIN_PIXELS: usize = 1 << 16;
 
+/// Predictors that the NLMS filters add (none in method `imgf`).
+const LMS_PREDICTORS: usize = 2;
 /// Taps of the NLMS predictor: twelve neighbours and two per reference plane.
 const LMS_TAPS: usize = 18;
 /// NLMS steps: 2^-LMS_MU (fast) and 2^-LMS_SLOW_MU (slow); the two filters
@@ -372,6 +382,12 @@ pub(crate) struct Model<'a> {
     layout: Layout,
     planes: Vec<Plane>,
     t: [StateMap; NT],
+    /// Method `imgf` (spec §7.15): no NLMS predictors, no network, match
+    /// model or grid, and each decision mixes only [`FAST_SIZES`]'s tables
+    /// (`fast_t`, empty otherwise) and the first hashed table.
+    fast: bool,
+    fast_t: [StateMap; 3],
+    fast_base: [usize; 3],
     /// Hashed tables of bit-history states, and per table and node class
     /// the map from a state to a probability.
     h: [Vec<u8>; NH],
@@ -403,7 +419,10 @@ impl<'a> Model<'a> {
     /// (spec §7.1), the match model (§7.13) and the grid (§7.14); with the
     /// learned network `net` as one more mixer input (spec §7.12).
     pub(crate) fn new(s: &Stripe, head: Head, net: Option<&'a ImgNet>) -> Model<'a> {
-        let Head { transform, hash, matching, grid } = head;
+        let Head { transform, hash, matching, grid, fast } = head;
+        // Method imgf has no network, match model or grid (its header has no
+        // such flags, so they are off, and its callers pass no network).
+        let (net, matching, grid) = if fast { (None, false, false) } else { (net, matching, grid) };
         let width = s.width as usize;
         let stride = width + 2 * PAD;
         let layout = Layout::new(s.color, s.maxval, transform);
@@ -432,20 +451,29 @@ impl<'a> Model<'a> {
             layout,
             planes: Vec::new(),
             t: std::array::from_fn(|i| {
-                StateMap::new(T_SIZES[i] * NODES * if grid { GRID_CLASSES } else { 1 }, T_LIMIT)
+                let n = if fast { 0 } else { T_SIZES[i] * NODES * if grid { GRID_CLASSES } else { 1 } };
+                StateMap::new(n, T_LIMIT)
             }),
+            fast,
+            fast_t: std::array::from_fn(|i| {
+                StateMap::new(if fast { FAST_SIZES[i] * NODES } else { 0 }, T_LIMIT)
+            }),
+            fast_base: [0; 3],
             grid,
             gpos: 0,
-            h: std::array::from_fn(|_| vec![0u8; 1 << hbits]),
+            h: std::array::from_fn(|j| vec![0u8; if fast && j > 0 { 0 } else { 1 << hbits }]),
             hmap: std::array::from_fn(|_| HistoryMap::new(H_LIMIT)),
             hbits,
-            mixer: Mixer::new(
-                N_INPUTS + usize::from(net.is_some()) + usize::from(matching),
-                &[4 * NODES, 4 * 16 * 4],
-                if matching { 32 } else { 16 },
-                LR,
-                LR_FINAL,
-            ),
+            mixer: match fast {
+                true => Mixer::new(FAST_INPUTS, &[4 * NODES], 1, LR, LR_FINAL),
+                false => Mixer::new(
+                    N_INPUTS + usize::from(net.is_some()) + usize::from(matching),
+                    &[4 * NODES, 4 * 16 * 4],
+                    if matching { 32 } else { 16 },
+                    LR,
+                    LR_FINAL,
+                ),
+            },
 
             base: [0; NT],
             hbase: [0; NH],
@@ -476,7 +504,7 @@ impl<'a> Model<'a> {
                 } else {
                     ([0, 0], 0)
                 };
-                let np = SPATIAL + INTER * nrefs + 2;
+                let np = SPATIAL + INTER * nrefs + if self.fast { 0 } else { LMS_PREDICTORS };
                 Plane {
                     lo,
                     hi,
@@ -642,9 +670,11 @@ impl<'a> Model<'a> {
             predict::inter(&nb, &nb_of(rp), rp.vals[cur], &mut preds, SPATIAL + INTER * r);
             *rr = rp.res[cur];
         }
-        // NLMS over differences to W.
+        // NLMS over differences to W (not in method imgf).
+        let fast = self.fast;
         let mut taps = [0i32; LMS_TAPS];
-        {
+        let (mut lms_pred, mut lms2_pred) = (0, 0);
+        if !fast {
             let v = &pl.vals;
             let up3 = self.row(y + RING - 3) + PAD + x;
             taps[..12].copy_from_slice(&[
@@ -661,26 +691,22 @@ impl<'a> Model<'a> {
                 v[up3] - nb.w,
                 v[up2 - 2] - nb.w,
             ]);
+            for r in 0..pl.nrefs {
+                let rp = &self.planes[pl.refs[r]];
+                let rx = rp.vals[cur];
+                taps[12 + 3 * r] = rx - rp.vals[cur - 1];
+                taps[13 + 3 * r] = rx - rp.vals[up];
+                taps[14 + 3 * r] = rp.res[cur];
+            }
+            let filter = |weights: &[i32; LMS_TAPS]| {
+                let acc: i64 = weights.iter().zip(&taps).map(|(&w, &t)| i64::from(w) * i64::from(t)).sum();
+                (nb.w << FRAC_BITS) + (acc >> (16 - FRAC_BITS)).clamp(-(1 << 24), 1 << 24) as i32
+            };
+            lms_pred = filter(&pl.lms);
+            lms2_pred = filter(&pl.lms2);
+            preds[np - 1] = lms_pred;
+            preds[np - 2] = lms2_pred;
         }
-        for r in 0..pl.nrefs {
-            let rp = &self.planes[pl.refs[r]];
-            let rx = rp.vals[cur];
-            taps[12 + 3 * r] = rx - rp.vals[cur - 1];
-            taps[13 + 3 * r] = rx - rp.vals[up];
-            taps[14 + 3 * r] = rp.res[cur];
-        }
-        let mut acc: i64 = 0;
-        for (&w, &t) in pl.lms.iter().zip(&taps) {
-            acc += i64::from(w) * i64::from(t);
-        }
-        let lms_pred = (nb.w << FRAC_BITS) + (acc >> (16 - FRAC_BITS)).clamp(-(1 << 24), 1 << 24) as i32;
-        preds[np - 1] = lms_pred;
-        let mut acc2: i64 = 0;
-        for (&w, &t) in pl.lms2.iter().zip(&taps) {
-            acc2 += i64::from(w) * i64::from(t);
-        }
-        let lms2_pred = (nb.w << FRAC_BITS) + (acc2 >> (16 - FRAC_BITS)).clamp(-(1 << 24), 1 << 24) as i32;
-        preds[np - 2] = lms2_pred;
         let (plo, phi) = (lo << FRAC_BITS, hi << FRAC_BITS);
         for p in &mut preds[..np] {
             *p = (*p).clamp(plo, phi);
@@ -722,114 +748,129 @@ impl<'a> Model<'a> {
             0
         };
 
-        // Contexts of the decisions.
+        // Contexts of the decisions. Both methods have the first hashed
+        // context: exact neighbour values relative to the prediction
+        // (graphics repeat them exactly).
         let ds = |r: i32| qsign(r >> self.dsh);
-        self.base = [
-            (c * 16 + qb) * 8 + frac,
-            (((c * 11 + ds(r_w)) * 11 + ds(r_n)) * 4 + (qa >> 2)) * 3 + aclass,
-            ((c * 11 + ds(rres[0])) * 11 + ds(rres[1])) * 8 + (qa >> 1),
-            (c * 16 + qspread) * 16 + qb,
-            ((c * 15 + qdiff(preds[3] - pred)) * 15 + qdiff(preds[np - 1] - pred)) * 4 + (qa >> 2),
-            ((c * 15 + qdiff(preds[0] - pred)) * 15 + qdiff(preds[1] - pred)) * 4 + (qa >> 2),
-            ((c * 15 + qdiff(preds[SPATIAL] - pred)) * 15 + qdiff(preds[SPATIAL + 1] - pred)) * 4 + (qa >> 2),
-        ];
-        for (b, &n) in self.base.iter_mut().zip(&T_SIZES) {
-            *b = (*b).min(n - 1) << NODE_BITS;
-        }
-        if self.grid {
-            self.gpos = ((y & 3) * 4 + (x & 3)) << NODE_BITS;
-        }
-        // Hashed contexts: exact neighbour values relative to the prediction
-        // (graphics repeat them exactly), with the residuals of the pixel's
-        // planes coded before.
         let hshift = 64 - self.hbits;
         let d = |v: i32| (v - phat) as u32 as u64;
         let (dw, dn, dnw, dne) = (d(nb.w), d(nb.n), d(nb.nw), d(nb.ne));
         let h0 = mix(mix(c as u64 + 1 + ((aclass as u64) << 8), dw << 32 | dn), dnw << 32 | dne);
-        let (pr, pe) = if c > 0 {
-            let p = &self.planes[c - 1];
-            let v = p.vals[cur];
-            (p.res[cur], u64::from(v == p.vals[cur - 1]) | u64::from(v == p.vals[up]) << 1)
-        } else {
-            (0, 0)
-        };
-        let h1 = mix(
-            mix(c as u64 + 17, (rres[0] as u32 as u64) << 32 | pr as u32 as u64),
-            (dw << 32 | dn) ^ pe << 62,
-        );
-        let h2 = mix(
-            mix(mix(c as u64 + 33, dw << 32 | dn), dnw << 32 | dne),
-            d(nb.ww) << 42 ^ d(nb.nn) << 21 ^ d(nb.nne),
-        );
-        self.hraw = [h0, h1, h2];
-        for (b, &h) in self.hbase.iter_mut().zip(&self.hraw) {
-            *b = (h >> hshift) as usize & !(HSLOTS - 1);
-        }
-        // The sample's decisions read these lines of the tables: ask for them
-        // now, so that memory works while the features and the network are
-        // computed (a hint; nothing changes).
-        for (t, &b) in self.t.iter().zip(&self.base) {
-            t.prefetch(self.entry(b, 0));
-            t.prefetch(self.entry(b, 16));
-        }
-        for (h, &b) in self.h.iter().zip(&self.hbase) {
-            prefetch(&h[b]);
-        }
         self.sel0 = c * NODES;
-        self.sel1 = (c * 16 + qa) * 4;
-        self.fin = c * 4;
+        if fast {
+            self.fast_base = [
+                (c * 16 + qb) * 16 + qa,
+                ((c * 11 + ds(r_w)) * 11 + ds(r_n)) * 8 + frac,
+                ((c * 11 + ds(rres[0])) * 11 + ds(rres[1])) * 8 + (qa >> 1),
+            ]
+            .map(|b| b << NODE_BITS);
+            self.hraw[0] = h0;
+            self.hbase[0] = (h0 >> hshift) as usize & !(HSLOTS - 1);
+        } else {
+            self.base = [
+                (c * 16 + qb) * 8 + frac,
+                (((c * 11 + ds(r_w)) * 11 + ds(r_n)) * 4 + (qa >> 2)) * 3 + aclass,
+                ((c * 11 + ds(rres[0])) * 11 + ds(rres[1])) * 8 + (qa >> 1),
+                (c * 16 + qspread) * 16 + qb,
+                ((c * 15 + qdiff(preds[3] - pred)) * 15 + qdiff(preds[np - 1] - pred)) * 4 + (qa >> 2),
+                ((c * 15 + qdiff(preds[0] - pred)) * 15 + qdiff(preds[1] - pred)) * 4 + (qa >> 2),
+                ((c * 15 + qdiff(preds[SPATIAL] - pred)) * 15 + qdiff(preds[SPATIAL + 1] - pred)) * 4
+                    + (qa >> 2),
+            ];
+            for (b, &n) in self.base.iter_mut().zip(&T_SIZES) {
+                *b = (*b).min(n - 1) << NODE_BITS;
+            }
+            if self.grid {
+                self.gpos = ((y & 3) * 4 + (x & 3)) << NODE_BITS;
+            }
+            // The other hashed contexts: exact neighbour values relative to the
+            // prediction with the residuals of the pixel's planes coded before.
+            let (pr, pe) = if c > 0 {
+                let p = &self.planes[c - 1];
+                let v = p.vals[cur];
+                (p.res[cur], u64::from(v == p.vals[cur - 1]) | u64::from(v == p.vals[up]) << 1)
+            } else {
+                (0, 0)
+            };
+            let h1 = mix(
+                mix(c as u64 + 17, (rres[0] as u32 as u64) << 32 | pr as u32 as u64),
+                (dw << 32 | dn) ^ pe << 62,
+            );
+            let h2 = mix(
+                mix(mix(c as u64 + 33, dw << 32 | dn), dnw << 32 | dne),
+                d(nb.ww) << 42 ^ d(nb.nn) << 21 ^ d(nb.nne),
+            );
+            self.hraw = [h0, h1, h2];
+            for (b, &h) in self.hbase.iter_mut().zip(&self.hraw) {
+                *b = (h >> hshift) as usize & !(HSLOTS - 1);
+            }
+            // The sample's decisions read these lines of the tables: ask for them
+            // now, so that memory works while the features and the network are
+            // computed (a hint; nothing changes).
+            for (t, &b) in self.t.iter().zip(&self.base) {
+                t.prefetch(self.entry(b, 0));
+                t.prefetch(self.entry(b, 16));
+            }
+            for (h, &b) in self.h.iter().zip(&self.hbase) {
+                prefetch(&h[b]);
+            }
+            self.sel1 = (c * 16 + qa) * 4;
+            self.fin = c * 4;
 
-        // The network's features (spec §7.12), for the network or for a
-        // training record.
-        self.recorded = match self.records {
-            Some((k, _)) => k == 0 || mix((y as u64) << 32 | x as u64, c as u64 + 99) >> (64 - k) == 0,
-            None => false,
-        };
-        if self.net.is_some() || self.recorded {
-            let sh = self.dsh;
-            let q = |v: i32| slog(v >> sh);
-            let qu = |v: u32| slog((v >> sh).min(1 << 30) as i32);
-            let rel = |v: i32| q((v << FRAC_BITS) - pred);
-            let pl = &self.planes[c];
-            let v = &pl.vals;
-            let up3 = self.row(y + RING - 3) + PAD + x;
-            let lme = qu(emin);
-            let f = &mut self.feat;
-            for (fi, &pos) in f[..7].iter_mut().zip(&[cur - 1, up, up - 1, up + 1, cur - 2, up2, up2 + 1]) {
-                *fi = rel(v[pos]);
-            }
-            for (fi, r) in f[7..14].iter_mut().zip([r_w, r_n, r_nw, r_ne, rres[0], rres[1], pr]) {
-                *fi = q(r << FRAC_BITS);
-            }
-            for (fi, k) in f[14..19].iter_mut().zip([0, 1, 3, np - 1, np - 2]) {
-                *fi = q(preds[k] - pred);
-            }
-            f[19] = if nrefs > 0 { q(preds[SPATIAL] - pred) } else { 0 };
-            f[20] = if nrefs > 0 { q(preds[SPATIAL + 1] - pred) } else { 0 };
-            f[21] = lme;
-            f[22] = q(pmax - pmin);
-            f[23] = qu(sa << FRAC_BITS);
-            f[24] = (frac as i8) << 4;
-            for (fi, k) in f[25..29].iter_mut().zip([0, 1, 3, np - 1]) {
-                *fi = qu(es[k]).saturating_sub(lme);
-            }
-            f[29] = (c as i8) << 5;
-            f[30] = (nrefs as i8) << 5;
-            f[31] = 64;
-            for (fi, &pos) in f[32..38].iter_mut().zip(&[up - 2, up2 - 1, up + 2, up2 + 2, up3, up2 - 2]) {
-                *fi = rel(v[pos]);
-            }
-            f[38..46].fill(0);
-            for (r, &rc) in pl.refs.iter().enumerate().take(nrefs) {
-                let rv = &self.planes[rc].vals;
-                for (i, &pos) in [cur - 1, up, up - 1, up + 1].iter().enumerate() {
-                    f[38 + 4 * r + i] = q((rv[cur] - rv[pos]) << FRAC_BITS);
+            // The network's features (spec §7.12), for the network or for a
+            // training record.
+            self.recorded = match self.records {
+                Some((k, _)) => k == 0 || mix((y as u64) << 32 | x as u64, c as u64 + 99) >> (64 - k) == 0,
+                None => false,
+            };
+            if self.net.is_some() || self.recorded {
+                let sh = self.dsh;
+                let q = |v: i32| slog(v >> sh);
+                let qu = |v: u32| slog((v >> sh).min(1 << 30) as i32);
+                let rel = |v: i32| q((v << FRAC_BITS) - pred);
+                let pl = &self.planes[c];
+                let v = &pl.vals;
+                let up3 = self.row(y + RING - 3) + PAD + x;
+                let lme = qu(emin);
+                let f = &mut self.feat;
+                for (fi, &pos) in f[..7].iter_mut().zip(&[cur - 1, up, up - 1, up + 1, cur - 2, up2, up2 + 1])
+                {
+                    *fi = rel(v[pos]);
                 }
-            }
-            f[46] = q(pl.res[cur - 2] << FRAC_BITS);
-            f[47] = q(pl.res[up2] << FRAC_BITS);
-            if let Some(net) = self.net {
-                self.hid = net.hidden(&self.feat);
+                for (fi, r) in f[7..14].iter_mut().zip([r_w, r_n, r_nw, r_ne, rres[0], rres[1], pr]) {
+                    *fi = q(r << FRAC_BITS);
+                }
+                for (fi, k) in f[14..19].iter_mut().zip([0, 1, 3, np - 1, np - 2]) {
+                    *fi = q(preds[k] - pred);
+                }
+                f[19] = if nrefs > 0 { q(preds[SPATIAL] - pred) } else { 0 };
+                f[20] = if nrefs > 0 { q(preds[SPATIAL + 1] - pred) } else { 0 };
+                f[21] = lme;
+                f[22] = q(pmax - pmin);
+                f[23] = qu(sa << FRAC_BITS);
+                f[24] = (frac as i8) << 4;
+                for (fi, k) in f[25..29].iter_mut().zip([0, 1, 3, np - 1]) {
+                    *fi = qu(es[k]).saturating_sub(lme);
+                }
+                f[29] = (c as i8) << 5;
+                f[30] = (nrefs as i8) << 5;
+                f[31] = 64;
+                for (fi, &pos) in f[32..38].iter_mut().zip(&[up - 2, up2 - 1, up + 2, up2 + 2, up3, up2 - 2])
+                {
+                    *fi = rel(v[pos]);
+                }
+                f[38..46].fill(0);
+                for (r, &rc) in pl.refs.iter().enumerate().take(nrefs) {
+                    let rv = &self.planes[rc].vals;
+                    for (i, &pos) in [cur - 1, up, up - 1, up + 1].iter().enumerate() {
+                        f[38 + 4 * r + i] = q((rv[cur] - rv[pos]) << FRAC_BITS);
+                    }
+                }
+                f[46] = q(pl.res[cur - 2] << FRAC_BITS);
+                f[47] = q(pl.res[up2] << FRAC_BITS);
+                if let Some(net) = self.net {
+                    self.hid = net.hidden(&self.feat);
+                }
             }
         }
 
@@ -896,7 +937,7 @@ impl<'a> Model<'a> {
         // Updates.
         let target = v << FRAC_BITS;
         let pl = &mut self.planes[c];
-        {
+        if !fast {
             let e8 = i64::from(target - lms_pred);
             let energy: i64 = taps.iter().map(|&t| i64::from(t) * i64::from(t)).sum::<i64>() + 16;
             let g = (e8 << (16 - FRAC_BITS)) / energy;
@@ -951,18 +992,12 @@ impl<'a> Model<'a> {
         bit: bool,
         exp: Option<bool>,
     ) -> Result<bool, EntropyError> {
-        // The common decisions of a sample share one 64-byte bucket of each
-        // hashed table; the others are hashed individually.
+        if self.fast {
+            return self.decide_fast(io, node, bit);
+        }
         let cls = node_class(node);
         let slot = hslot(node, self.hx);
-        let mut hidx = [0usize; NH];
-        for (j, h) in hidx.iter_mut().enumerate() {
-            *h = if slot < HSLOTS {
-                self.hbase[j] + slot
-            } else {
-                (mix(self.hraw[j], (node | self.hx) as u64) >> (64 - self.hbits)) as usize
-            };
-        }
+        let hidx: [usize; NH] = std::array::from_fn(|j| self.hashed_entry(j, node, slot));
         let tidx: [usize; NT] = std::array::from_fn(|i| self.entry(self.base[i], node));
         {
             let x = self.mixer.inputs_mut();
@@ -1028,6 +1063,48 @@ impl<'a> Model<'a> {
 
         Ok(b)
     }
+
+    /// The entry of `node` in hashed table `j`, whose [`hslot`] is `slot`:
+    /// the common decisions of a sample share one 64-byte bucket of each
+    /// hashed table; the others are hashed individually.
+    #[inline]
+    fn hashed_entry(&self, j: usize, node: usize, slot: usize) -> usize {
+        if slot < HSLOTS {
+            self.hbase[j] + slot
+        } else {
+            (mix(self.hraw[j], (node | self.hx) as u64) >> (64 - self.hbits)) as usize
+        }
+    }
+
+    /// Code one decision with the model of method `imgf` (spec §7.15): its
+    /// three direct tables and the first hashed table, mixed by one layer
+    /// whose weights the plane and the node select.
+    #[inline]
+    fn decide_fast<IO: BitIo>(&mut self, io: &mut IO, node: usize, bit: bool) -> Result<bool, EntropyError> {
+        let cls = node_class(node);
+        let hi = self.hashed_entry(0, node, hslot(node, self.hx));
+        let tidx = self.fast_base.map(|b| b | node);
+        {
+            let x = self.mixer.inputs_mut();
+            for ((xi, t), &e) in x.iter_mut().zip(&self.fast_t).zip(&tidx) {
+                *xi = stretch(t.p12(e));
+            }
+            x[3] = stretch(self.hmap[cls].p12(self.h[0][hi]));
+            x[4] = 256;
+        }
+        self.mixer.select(0, self.sel0 + node);
+        let p = squash(self.mixer.mix()).clamp(1, 65535) as u16;
+        let b = io.bit(bit, p)?;
+        let y = u32::from(b);
+        for (t, &e) in self.fast_t.iter_mut().zip(&tidx) {
+            t.update(e, y);
+        }
+        let st = &mut self.h[0][hi];
+        self.hmap[cls].update(*st, y);
+        *st = NEXT[usize::from(*st)][y as usize];
+        self.mixer.update(y);
+        Ok(b)
+    }
 }
 
 impl Drop for Model<'_> {
@@ -1071,12 +1148,13 @@ pub(crate) fn encode<E: BitEncode>(
     enc: &mut E,
 ) -> Result<(), EntropyError> {
     let try_match = rev.has_match() && choices.matching.is_none();
-    let (transform, hash, pays) = choose_with_match(s, samples, net, try_match);
+    let fast = rev == Revision::Fast;
+    let (transform, hash, pays) = choose_with_match(s, samples, net, try_match, fast);
     let matching = rev.has_match() && choices.matching.unwrap_or(pays);
     let grid =
         rev.has_grid() && choices.grid.unwrap_or_else(|| grid_pays(s, samples, transform, net, matching));
     let mut io = EncIo(enc);
-    let head = Head { transform, hash, matching, grid };
+    let head = Head { transform, hash, matching, grid, fast };
     header(&mut io, s, rev, head)?;
     Model::new(s, head, net).run(&mut io, Some(samples), &mut Vec::new())
 }
@@ -1115,13 +1193,16 @@ pub(crate) struct Head {
     hash: u32,
     matching: bool,
     grid: bool,
+    /// Whether the stripe is of method `imgf` (§7.15; set by the method,
+    /// not coded).
+    fast: bool,
 }
 
 impl Head {
     /// Colour transform `transform`, the largest hashed tables, no match
-    /// model, no grid.
+    /// model, no grid, the full model.
     fn plain(transform: Transform) -> Head {
-        Head { transform, hash: 0, matching: false, grid: false }
+        Head { transform, hash: 0, matching: false, grid: false, fast: false }
     }
 }
 
@@ -1131,7 +1212,7 @@ impl Head {
 /// Returns what was coded (the encoder) or read (the decoder; the values
 /// given are then ignored).
 fn header<IO: BitIo>(io: &mut IO, s: &Stripe, rev: Revision, head: Head) -> Result<Head, EntropyError> {
-    let Head { transform, hash, matching, grid } = head;
+    let Head { transform, hash, matching, grid, fast: _ } = head;
     let mut two_bits = |v: u32| -> Result<u32, EntropyError> {
         let hi = io.bit(v & 2 != 0, 32768)?;
         let lo = io.bit(v & 1 != 0, 32768)?;
@@ -1145,7 +1226,7 @@ fn header<IO: BitIo>(io: &mut IO, s: &Stripe, rev: Revision, head: Head) -> Resu
     let hash = two_bits(hash)?;
     let matching = rev.has_match() && io.bit(matching, 32768)?;
     let grid = rev.has_grid() && io.bit(grid, 32768)?;
-    Ok(Head { transform, hash, matching, grid })
+    Ok(Head { transform, hash, matching, grid, fast: rev == Revision::Fast })
 }
 
 /// The rows of a stripe that the encoder's trials code (spec §7.11): all of
@@ -1182,13 +1263,14 @@ fn trial(s: &Stripe, samples: &[u8], head: Head, net: Option<&ImgNet>) -> usize 
 }
 
 /// The colour transform that codes `samples` (of shape `s`) smallest with
-/// `net`, and the bytes it took; the first of [`Transform::ALL`] on a tie.
-fn best_transform(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (usize, Transform) {
+/// `net` (with the model of method `imgf` when `fast`), and the bytes it
+/// took; the first of [`Transform::ALL`] on a tie.
+fn best_transform(s: &Stripe, samples: &[u8], net: Option<&ImgNet>, fast: bool) -> (usize, Transform) {
     let rgb = Layout::new(s.color, s.maxval, Transform::None).rgb;
     let candidates: &[Transform] = if rgb { &Transform::ALL } else { &[Transform::None] };
     let mut best = (usize::MAX, Transform::None);
     for &t in candidates {
-        let bytes = trial(s, samples, Head::plain(t), net);
+        let bytes = trial(s, samples, Head { fast, ..Head::plain(t) }, net);
         if bytes < best.0 {
             best = (bytes, t);
         }
@@ -1203,21 +1285,23 @@ fn best_transform(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (usize, T
 /// gain little), else the largest. Compares coded byte counts only, so the choice
 /// is the same on every machine.
 pub(super) fn choose(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (Transform, u32) {
-    let (transform, hash, _) = choose_with_match(s, samples, net, false);
+    let (transform, hash, _) = choose_with_match(s, samples, net, false, false);
     (transform, hash)
 }
 
-/// [`choose`], and, when `try_match`, whether the match model pays (spec
-/// §7.11, §7.13): always with the large hashed tables, else when the trial
-/// rows code at least [`MATCH_TRIAL_GAIN`] smaller with it.
+/// [`choose`] (with the model of method `imgf` when `fast`), and, when
+/// `try_match`, whether the match model pays (spec §7.11, §7.13): always
+/// with the large hashed tables, else when the trial rows code at least
+/// [`MATCH_TRIAL_GAIN`] smaller with it.
 fn choose_with_match(
     s: &Stripe,
     samples: &[u8],
     net: Option<&ImgNet>,
     try_match: bool,
+    fast: bool,
 ) -> (Transform, u32, bool) {
     let (shape, sub) = trial_rows(s, samples, TRIAL_ROWS / TRIAL_BLOCK);
-    let best = best_transform(&shape, &sub, net);
+    let best = best_transform(&shape, &sub, net, fast);
     let trial_samples = (shape.width as usize)
         .saturating_mul(shape.rows as usize)
         .saturating_mul(usize::from(s.color.channels()));
@@ -1248,11 +1332,12 @@ fn grid_pays(s: &Stripe, samples: &[u8], transform: Transform, net: Option<&ImgN
 }
 
 /// The cost of a whole image on a sample of its rows (spec §7.11): the bytes
-/// that [`TRIAL_ROWS`] rows spread over it code to with `net` under their
-/// best colour transform, and the number of those rows.
-pub(super) fn sample_cost(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (usize, u32) {
+/// that [`TRIAL_ROWS`] rows spread over it code to with `net` (with the
+/// model of method `imgf` when `fast`) under their best colour transform,
+/// and the number of those rows.
+pub(super) fn sample_cost(s: &Stripe, samples: &[u8], net: Option<&ImgNet>, fast: bool) -> (usize, u32) {
     let (shape, sub) = trial_rows(s, samples, TRIAL_ROWS / TRIAL_BLOCK);
-    (best_transform(&shape, &sub, net).0, shape.rows)
+    (best_transform(&shape, &sub, net, fast).0, shape.rows)
 }
 
 /// The encoder's choice of network for a whole image (spec §7.11): the index
@@ -1262,7 +1347,7 @@ pub(super) fn sample_cost(s: &Stripe, samples: &[u8], net: Option<&ImgNet>) -> (
 pub(super) fn choose_net(s: &Stripe, samples: &[u8], nets: &[&ImgNet]) -> usize {
     let Some((&first, rest)) = nets.split_first() else { return 0 };
     let (shape, sub) = trial_rows(s, samples, NET_TRIAL_BLOCKS);
-    let (mut best, transform) = best_transform(&shape, &sub, Some(first));
+    let (mut best, transform) = best_transform(&shape, &sub, Some(first), false);
     let mut pick = 0;
     for (i, &net) in rest.iter().enumerate() {
         let bytes = trial(&shape, &sub, Head::plain(transform), Some(net));

@@ -41,13 +41,15 @@ fn net() -> std::sync::Arc<ImgNet> {
 
 /// The model's codings: revision 1 (methods `img`, `imgnn`), revision 2
 /// (`img2`) with the match model switched on and off, and revision 3
-/// (`img3`) with the grid switched on (and the match model) and off.
-const CODINGS: [(Revision, Choices); 5] = [
+/// (`img3`) with the grid switched on (and the match model) and off, and the
+/// fast model (`imgf`, which ignores the network and the choices).
+const CODINGS: [(Revision, Choices); 6] = [
     (Revision::V1, Choices { matching: None, grid: None }),
     (Revision::V2, Choices { matching: Some(true), grid: None }),
     (Revision::V2, Choices { matching: Some(false), grid: None }),
     (Revision::V3, Choices { matching: Some(true), grid: Some(true) }),
     (Revision::V3, Choices { matching: None, grid: Some(false) }),
+    (Revision::Fast, Choices { matching: Some(true), grid: Some(true) }),
 ];
 
 /// Codes `samples` into `enc`, decodes the stream (`finish(enc)`) with the
@@ -308,4 +310,37 @@ fn the_grid_codes_block_edges() {
     let off = coded(&s, &anywhere, Revision::V3, g(Some(false)));
     assert!(on > off, "{on} bytes with the grid, {off} without");
     assert_eq!(coded(&s, &anywhere, Revision::V3, g(None)), off, "the encoder leaves it off");
+}
+
+/// The fast model (method `imgf`, spec/MODELS.md §7.15) is a model of its
+/// own: its streams differ from revision 1's, it ignores a network, and it
+/// codes smooth, noisy and graphic content within a few percent of the full
+/// model (it gives up the NLMS filters, four tables and two hashed tables).
+#[test]
+fn fast_model_is_its_own_and_close() {
+    let net = net();
+    for (kind, slack) in [(0, 1.10), (3, 1.25)] {
+        let s = Stripe { width: 96, rows: 40, color: ColorType::Rgb, maxval: 255 };
+        let samples = synth(&s, kind, 5);
+        let code = |rev, n: Option<&ImgNet>| {
+            let mut enc = RangeBitEncoder::new();
+            encode(&s, 1, &samples, n, rev, Choices::default(), &mut enc).unwrap();
+            enc.finish()
+        };
+        let fast = code(Revision::Fast, None);
+        assert_eq!(code(Revision::Fast, Some(&net)), fast, "the fast model takes no network");
+        let full = code(Revision::V1, None);
+        assert_ne!(fast, full);
+        assert!(
+            (fast.len() as f64) < slack * full.len() as f64,
+            "kind {kind}: {} vs {}",
+            fast.len(),
+            full.len()
+        );
+        // A fast stream read as revision 1 does not give the samples back.
+        let mut out = Vec::new();
+        let mut dec = RangeBitDecoder::new(&fast).unwrap();
+        let _ = decode(&s, 1, None, Revision::V1, &mut dec, &mut out);
+        assert_ne!(out, samples);
+    }
 }
