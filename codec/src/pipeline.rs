@@ -26,7 +26,9 @@ use std::sync::Arc;
 /// recorded in the file; `threads` never changes them.
 #[derive(Debug, Clone)]
 pub struct CompressOptions {
-    /// 1 (fastest) ..= 9 (smallest). Default 6.
+    /// 1 (fastest) ..= 9 (smallest). Default 6. Images at level 1 are coded
+    /// with the fast image model (method `imgf`, spec/MODELS.md §7.15)
+    /// unless a network, the match model or the grid is asked for.
     pub level: u8,
     /// Coder for the modelled chunks. Default [`CoderKind::Range`].
     pub coder: CoderKind,
