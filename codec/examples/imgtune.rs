@@ -3,7 +3,8 @@
 //! the network package FILE instead; `-m auto|on|off`: the match model of method `img2`,
 //! chosen per stripe (the default), always or never; `-m v1`: revision 1, methods
 //! `img`/`imgnn`; `-g auto|on|off`: the grid of method `img3`, chosen per stripe (the default),
-//! always or never; `-g v2`: revision 2, method `img2`).
+//! always or never; `-g v2`: revision 2, method `img2`; `-f 1`: the fast model of method
+//! `imgf`, level 1's, which takes no network).
 //! Prints bits per sub-pixel per file and in total (coded stripe bytes only,
 //! no container), and the decoding speed (each stripe is decoded and checked;
 //! `NODECODE=1` skips it). For tuning on the train split.
@@ -31,6 +32,8 @@ fn main() {
             "-l" => level = v.parse().unwrap(),
             "-s" => stripe_px = v.parse().unwrap(),
             "-n" => with_net = v != "0",
+            "-f" if v != "0" => rev = Revision::Fast,
+            "-f" => {}
             "-w" => weights = Some(v),
             "-m" => match v.as_str() {
                 "on" => matching = Some(true),
