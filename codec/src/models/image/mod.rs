@@ -106,6 +106,11 @@ impl Revision {
         matches!(self, Revision::V2 | Revision::V3)
     }
 
+    /// Whether this revision is the fast model of method `imgf` (§7.15).
+    pub fn is_fast(self) -> bool {
+        self == Revision::Fast
+    }
+
     /// Whether stripes of this revision say whether the grid is on (§7.14).
     pub fn has_grid(self) -> bool {
         self == Revision::V3
@@ -213,7 +218,7 @@ pub fn sample_cost(image: &Stripe, samples: &[u8], net: Option<&ImgNet>, rev: Re
     if !image.holds(samples) {
         return (usize::MAX, 0);
     }
-    model::sample_cost(image, samples, net, rev == Revision::Fast)
+    model::sample_cost(image, samples, net, rev.is_fast())
 }
 
 /// The network's training records for one stripe (spec/MODELS.md §7.12): 52

@@ -999,14 +999,13 @@ impl<'a> Model<'a> {
         let slot = hslot(node, self.hx);
         let hidx: [usize; NH] = std::array::from_fn(|j| self.hashed_entry(j, node, slot));
         let tidx: [usize; NT] = std::array::from_fn(|i| self.entry(self.base[i], node));
+        let hin: [i32; NH] = std::array::from_fn(|j| self.hashed_input(j, hidx[j], cls));
         {
             let x = self.mixer.inputs_mut();
             for ((xi, t), &e) in x.iter_mut().zip(&self.t).zip(&tidx) {
                 *xi = stretch(t.p12(e));
             }
-            for (j, (xi, &hi)) in x[NT..].iter_mut().zip(&hidx).enumerate() {
-                *xi = stretch(self.hmap[j * 4 + cls].p12(self.h[j][hi]));
-            }
+            x[NT..NT + NH].copy_from_slice(&hin);
             let mut i = NT + NH;
             if let Some(net) = self.net {
                 x[i] = net.logit(&self.hid, node);
@@ -1054,10 +1053,8 @@ impl<'a> Model<'a> {
         for (t, &e) in self.t.iter_mut().zip(&tidx) {
             t.update(e, y);
         }
-        for (j, (h, &hi)) in self.h.iter_mut().zip(&hidx).enumerate() {
-            let st = &mut h[hi];
-            self.hmap[j * 4 + cls].update(*st, y);
-            *st = NEXT[usize::from(*st)][y as usize];
+        for (j, &hi) in hidx.iter().enumerate() {
+            self.learn_hashed(j, hi, cls, y);
         }
         self.mixer.update(y);
 
@@ -1076,6 +1073,22 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// The mixer input of entry `hi` of hashed table `j` for a decision of
+    /// node class `cls`: its bit-history state's stretched probability.
+    #[inline]
+    fn hashed_input(&self, j: usize, hi: usize, cls: usize) -> i32 {
+        stretch(self.hmap[j * 4 + cls].p12(self.h[j][hi]))
+    }
+
+    /// Learn bit `y` at entry `hi` of hashed table `j` (node class `cls`):
+    /// the state's probability, then the state.
+    #[inline]
+    fn learn_hashed(&mut self, j: usize, hi: usize, cls: usize, y: u32) {
+        let st = &mut self.h[j][hi];
+        self.hmap[j * 4 + cls].update(*st, y);
+        *st = NEXT[usize::from(*st)][y as usize];
+    }
+
     /// Code one decision with the model of method `imgf` (spec §7.15): its
     /// three direct tables and the first hashed table, mixed by one layer
     /// whose weights the plane and the node select.
@@ -1084,12 +1097,13 @@ impl<'a> Model<'a> {
         let cls = node_class(node);
         let hi = self.hashed_entry(0, node, hslot(node, self.hx));
         let tidx = self.fast_base.map(|b| b | node);
+        let hin = self.hashed_input(0, hi, cls);
         {
             let x = self.mixer.inputs_mut();
             for ((xi, t), &e) in x.iter_mut().zip(&self.fast_t).zip(&tidx) {
                 *xi = stretch(t.p12(e));
             }
-            x[3] = stretch(self.hmap[cls].p12(self.h[0][hi]));
+            x[3] = hin;
             x[4] = 256;
         }
         self.mixer.select(0, self.sel0 + node);
@@ -1099,9 +1113,7 @@ impl<'a> Model<'a> {
         for (t, &e) in self.fast_t.iter_mut().zip(&tidx) {
             t.update(e, y);
         }
-        let st = &mut self.h[0][hi];
-        self.hmap[cls].update(*st, y);
-        *st = NEXT[usize::from(*st)][y as usize];
+        self.learn_hashed(0, hi, cls, y);
         self.mixer.update(y);
         Ok(b)
     }
@@ -1148,7 +1160,7 @@ pub(crate) fn encode<E: BitEncode>(
     enc: &mut E,
 ) -> Result<(), EntropyError> {
     let try_match = rev.has_match() && choices.matching.is_none();
-    let fast = rev == Revision::Fast;
+    let fast = rev.is_fast();
     let (transform, hash, pays) = choose_with_match(s, samples, net, try_match, fast);
     let matching = rev.has_match() && choices.matching.unwrap_or(pays);
     let grid =
@@ -1226,7 +1238,7 @@ fn header<IO: BitIo>(io: &mut IO, s: &Stripe, rev: Revision, head: Head) -> Resu
     let hash = two_bits(hash)?;
     let matching = rev.has_match() && io.bit(matching, 32768)?;
     let grid = rev.has_grid() && io.bit(grid, 32768)?;
-    Ok(Head { transform, hash, matching, grid, fast: rev == Revision::Fast })
+    Ok(Head { transform, hash, matching, grid, fast: rev.is_fast() })
 }
 
 /// The rows of a stripe that the encoder's trials code (spec §7.11): all of
