@@ -497,3 +497,20 @@ fn damaged_prior_packages_are_refused() {
     let other = zstd::bulk::compress(b"{}", 3).unwrap();
     assert!(Prior::from_package(&other).is_err());
 }
+
+/// Mapping a map's pages ahead changes no entry: every context still reads
+/// P(1) = ½, and slices of other widths stay zero.
+#[test]
+fn populate_keeps_every_entry() {
+    use adaptive::{populate, StateMap};
+    let n = 3 * 4096 + 7;
+    let mut fresh = StateMap::new(n, 127);
+    fresh.populate();
+    assert!((0..n).all(|cx| fresh.p12(cx) == 2048));
+    let mut bytes = vec![0u8; 10_000];
+    populate(&mut bytes);
+    assert!(bytes.iter().all(|&b| b == 0));
+    let mut words = vec![0u64; 1000];
+    populate(&mut words);
+    assert!(words.iter().all(|&w| w == 0));
+}

@@ -488,6 +488,24 @@ impl<'a> Model<'a> {
         m
     }
 
+    /// The model with every page of its tables mapped now (see
+    /// [`adaptive::populate`](crate::models::cm::adaptive::populate)): for
+    /// coding a whole stripe, not for the encoder's trials on a few rows,
+    /// which use little of them. Changes no state.
+    fn populated(mut self) -> Self {
+        use crate::models::cm::adaptive::populate;
+        for t in self.t.iter_mut().chain(self.fast_t.iter_mut()) {
+            t.populate();
+        }
+        for h in &mut self.h {
+            populate(h);
+        }
+        if let Some(m) = self.matcher.as_mut() {
+            populate(&mut m.table);
+        }
+        self
+    }
+
     /// Set up the planes for `layout` (fresh state).
     fn set_layout(&mut self, layout: Layout) {
         self.layout = layout;
@@ -1168,7 +1186,7 @@ pub(crate) fn encode<E: BitEncode>(
     let mut io = EncIo(enc);
     let head = Head { transform, hash, matching, grid, fast };
     header(&mut io, s, rev, head)?;
-    Model::new(s, head, net).run(&mut io, Some(samples), &mut Vec::new())
+    Model::new(s, head, net).populated().run(&mut io, Some(samples), &mut Vec::new())
 }
 
 /// Training records of the network (spec §7.12) for stripe `s`: for about one
@@ -1195,7 +1213,7 @@ pub(crate) fn decode<D: BitDecode>(
 ) -> Result<(), EntropyError> {
     let mut io = DecIo(dec);
     let h = header(&mut io, s, rev, Head::plain(Transform::None))?;
-    Model::new(s, h, net).run(&mut io, None, out)
+    Model::new(s, h, net).populated().run(&mut io, None, out)
 }
 
 /// The fields of a stripe header (spec §7.1, §7.13, §7.14).
