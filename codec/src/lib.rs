@@ -28,6 +28,7 @@
 pub mod entropy;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod isa;
 pub mod media;
 pub mod models;
 pub mod nn;

@@ -54,34 +54,59 @@ impl Layer {
         self.sel = (cx & self.mask) * self.n;
     }
 
-    /// The layer's output logit for inputs `x` (at most `n` are used).
+    /// The selected weight set.
     #[inline]
-    fn dot(&mut self, x: &[i32]) -> i32 {
-        let w = &self.w[self.sel..self.sel + self.n];
-        // |x| <= 2047 < 2^11 and |w| < 2^19: each product is below 2^30, each
-        // term (>> 8) below 2^22, and at most 32 terms sum below 2^27. (The
-        // wrapping operations only matter if a caller breaks the input
-        // contract: the result is then wrong but still deterministic.)
-        let mut s: i32 = 0;
-        for (&a, &b) in x.iter().zip(w) {
-            s = s.wrapping_add(a.wrapping_mul(b) >> 8);
-        }
+    fn weights(&self) -> &[i32] {
+        &self.w[self.sel..self.sel + self.n]
+    }
+
+    #[inline]
+    fn weights_mut(&mut self) -> &mut [i32] {
+        &mut self.w[self.sel..self.sel + self.n]
+    }
+
+    /// The layer's output logit from the sum `s` of [`dot`] over its inputs
+    /// (at most `n` are used); keeps its probability for training.
+    #[inline]
+    fn output(&mut self, s: i32) -> i32 {
         let logit = (s >> 8).clamp(-X_LIMIT, X_LIMIT);
         self.p = squash(logit);
         logit
     }
 
+    /// The step `e` of [`train`] for bit `y` at learning rate `lr`.
     #[inline]
-    fn train(&mut self, x: &[i32], y: u32, lr: i32) {
-        // err in ±65535 and lr <= 31, so |e| < 2^17; |x| <= 2047 < 2^11, so
-        // |x·e| < 2^28 fits i32, and the sum with w (< 2^19) too.
+    fn error(&self, y: u32, lr: i32) -> i32 {
+        // err in ±65535 and lr <= 31, so |e| < 2^17.
         let err = ((y as i32) << 16) - y as i32 - self.p as i32;
-        let e = (err * lr) >> 4;
-        let w = &mut self.w[self.sel..self.sel + self.n];
-        for (wi, &xi) in w.iter_mut().zip(x) {
-            let d = xi.wrapping_mul(e).wrapping_add(1 << 15) >> 16;
-            *wi = (*wi + d).clamp(-W_LIMIT, W_LIMIT);
-        }
+        (err * lr) >> 4
+    }
+}
+
+/// `Σ_i ((x_i · w_i) >> 8)` over the shorter of `x` and `w`, in wrapping
+/// `i32` arithmetic. Within the mixer's contract (|x| <= 2047 < 2^11, |w| <
+/// 2^19) each product is below 2^30, each term below 2^22, and at most 32
+/// terms sum below 2^27; the wrapping only matters if a caller breaks it (the
+/// result is then wrong but still deterministic). Integer sums in any order
+/// are the same, so the vectorised code that compilers make of this loop
+/// gives the same value on every processor.
+#[inline]
+pub fn dot(x: &[i32], w: &[i32]) -> i32 {
+    let mut s: i32 = 0;
+    for (&a, &b) in x.iter().zip(w) {
+        s = s.wrapping_add(a.wrapping_mul(b) >> 8);
+    }
+    s
+}
+
+/// `w_i = clamp(w_i + ((x_i · e + 2^15) >> 16), ±W_LIMIT)` over the shorter
+/// of `w` and `x`, in wrapping `i32` arithmetic. Within the contract (|x| <
+/// 2^11, |e| < 2^17, |w| < 2^19) nothing wraps.
+#[inline]
+pub fn train(w: &mut [i32], x: &[i32], e: i32) {
+    for (wi, &xi) in w.iter_mut().zip(x) {
+        let d = xi.wrapping_mul(e).wrapping_add(1 << 15) >> 16;
+        *wi = wi.wrapping_add(d).clamp(-W_LIMIT, W_LIMIT);
     }
 }
 
@@ -101,6 +126,9 @@ pub struct Mixer {
     lr_final: i32,
     /// Number of updates so far (saturating).
     t: u32,
+    /// Whether to run the AVX2 code ([`crate::isa`]).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    avx2: bool,
 }
 
 impl Mixer {
@@ -126,6 +154,7 @@ impl Mixer {
             lr: lr.clamp(1, 31),
             lr_final: lr_final.clamp(1, 31),
             t: 0,
+            avx2: crate::isa::avx2(),
         }
     }
 
@@ -194,26 +223,71 @@ impl Mixer {
     /// Mix the inputs; returns the output logit (within ±2047).
     #[inline]
     pub fn mix(&mut self) -> i32 {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            #[allow(unsafe_code)]
+            // SAFETY: `avx2` is only set where the processor supports AVX2
+            // (`isa::avx2`), the only requirement of `mix_avx2`.
+            return unsafe { self.mix_avx2() };
+        }
+        self.mix_portable()
+    }
+
+    /// [`Mixer::mix`] compiled for any processor: the reference.
+    #[inline(always)]
+    fn mix_portable(&mut self) -> i32 {
         for (l, h) in self.layer1.iter_mut().zip(self.h.iter_mut()) {
-            *h = l.dot(&self.x);
+            *h = l.output(dot(&self.x, l.weights()));
         }
         match self.fin.as_mut() {
-            Some(f) => f.dot(&self.h),
+            Some(f) => f.output(dot(&self.h, f.weights())),
             None => self.h[0],
         }
+    }
+
+    /// The same code compiled with AVX2 (eight products per instruction):
+    /// integer operations, so the same values.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(unsafe_code)]
+    unsafe fn mix_avx2(&mut self) -> i32 {
+        self.mix_portable()
     }
 
     /// Train on bit `y`, the outcome of the last [`Mixer::mix`].
     #[inline]
     pub fn update(&mut self, y: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            #[allow(unsafe_code)]
+            // SAFETY: `avx2` is only set where the processor supports AVX2
+            // (`isa::avx2`), the only requirement of `update_avx2`.
+            return unsafe { self.update_avx2(y) };
+        }
+        self.update_portable(y)
+    }
+
+    /// [`Mixer::update`] compiled for any processor: the reference.
+    #[inline(always)]
+    fn update_portable(&mut self, y: u32) {
         // t < 2^32, so t >> 14 < 2^18 fits i32; lr stays in lr..=31.
         self.t = self.t.saturating_add(1);
         let lr = (LR_START - (self.t >> LR_STEP_SHIFT) as i32).max(self.lr);
         for l in &mut self.layer1 {
-            l.train(&self.x, y, lr);
+            let e = l.error(y, lr);
+            train(l.weights_mut(), &self.x, e);
         }
         if let Some(f) = self.fin.as_mut() {
-            f.train(&self.h, y, self.lr_final);
+            let e = f.error(y, self.lr_final);
+            train(f.weights_mut(), &self.h, e);
         }
+    }
+
+    /// The same code compiled with AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(unsafe_code)]
+    unsafe fn update_avx2(&mut self, y: u32) {
+        self.update_portable(y)
     }
 }

@@ -514,3 +514,45 @@ fn populate_keeps_every_entry() {
     populate(&mut words);
     assert!(words.iter().all(|&w| w == 0));
 }
+
+/// The mixer's AVX2 code (where the processor has it) gives the outputs and
+/// weights of its portable code, the reference, for input counts around the
+/// eight lanes, with inputs and weights at and beyond their limits.
+#[test]
+fn mixer_avx2_code_gives_the_portable_values() {
+    use mixer::Mixer;
+    for n in [1usize, 2, 7, 8, 9, 13, 16, 17, 31, 32] {
+        let run = || {
+            let mut m = Mixer::new(n, &[64, 16, 4], 8, 3, 2);
+            let mut r = 0x2545_F491_4F6C_DD1Du64 ^ n as u64;
+            let mut next = move || {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                r
+            };
+            let mut outs = Vec::new();
+            for step in 0..6000u32 {
+                let wide = step % 97 == 0;
+                for x in m.inputs_mut() {
+                    let v = next();
+                    *x = match v % 8 {
+                        0 => 2047,
+                        1 => -2047,
+                        _ if wide => (v >> 8) as i32,
+                        _ => (v >> 20) as i32 % 2048,
+                    };
+                }
+                let c = next() as usize;
+                m.select(0, c);
+                m.select(1, c >> 8);
+                m.select(2, c >> 16);
+                m.select_final(c >> 24);
+                outs.push(m.mix());
+                m.update((next() % 3 == 0) as u32);
+            }
+            (outs, m.weights())
+        };
+        assert_eq!(crate::isa::with_portable_kernels(run), run(), "{n} inputs");
+    }
+}

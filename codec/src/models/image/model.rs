@@ -554,6 +554,38 @@ impl<'a> Model<'a> {
         src: Option<&[u8]>,
         out: &mut Vec<u8>,
     ) -> Result<(), EntropyError> {
+        #[cfg(target_arch = "x86_64")]
+        if crate::isa::avx2() {
+            #[allow(unsafe_code)]
+            // SAFETY: the processor supports AVX2 (`isa::avx2` checked it),
+            // the only requirement of `run_avx2`.
+            return unsafe { self.run_avx2(io, src, out) };
+        }
+        self.run_portable(io, src, out)
+    }
+
+    /// [`Model::run`] compiled with AVX2: integer operations, so the same
+    /// values as [`Model::run_portable`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(unsafe_code)]
+    unsafe fn run_avx2<IO: BitIo>(
+        &mut self,
+        io: &mut IO,
+        src: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EntropyError> {
+        self.run_portable(io, src, out)
+    }
+
+    /// The coding loop compiled for any processor: the reference.
+    #[inline(always)]
+    fn run_portable<IO: BitIo>(
+        &mut self,
+        io: &mut IO,
+        src: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EntropyError> {
         let layout = self.layout;
         let ch = layout.channels;
         let wide = self.maxval > 255;
@@ -653,7 +685,7 @@ impl<'a> Model<'a> {
 
     /// Predict and code (or decode) the sample of plane `c` at (`y`, `x`),
     /// whose value is `value` when encoding; returns the value.
-    #[inline]
+    #[inline(always)]
     fn code_sample<IO: BitIo>(
         &mut self,
         io: &mut IO,
@@ -1002,7 +1034,7 @@ impl<'a> Model<'a> {
     }
 
     /// Code one decision with the full model.
-    #[inline]
+    #[inline(always)]
     fn decide<IO: BitIo>(
         &mut self,
         io: &mut IO,
@@ -1110,7 +1142,7 @@ impl<'a> Model<'a> {
     /// Code one decision with the model of method `imgf` (spec §7.15): its
     /// three direct tables and the first hashed table, mixed by one layer
     /// whose weights the plane and the node select.
-    #[inline]
+    #[inline(always)]
     fn decide_fast<IO: BitIo>(&mut self, io: &mut IO, node: usize, bit: bool) -> Result<bool, EntropyError> {
         let cls = node_class(node);
         let hi = self.hashed_entry(0, node, hslot(node, self.hx));
