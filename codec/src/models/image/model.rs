@@ -210,6 +210,10 @@ const GRID_TRIAL_BLOCKS: usize = 8;
 const GRID_TRIAL_SLACK: (usize, usize) = (1004, 1000);
 const GRID_MIN_PIXELS: usize = 1 << 16;
 
+/// Pixels of a stripe from which its model's tables are mapped whole before
+/// coding (the stripes of every image that two threads share, §7.10).
+const POPULATE_MIN_PIXELS: usize = 1 << 16;
+
 /// Predictors that the NLMS filters add (none in method `imgf`).
 const LMS_PREDICTORS: usize = 2;
 /// Taps of the NLMS predictor: twelve neighbours and two per reference plane.
@@ -490,10 +494,15 @@ impl<'a> Model<'a> {
 
     /// The model with every page of its tables mapped now (see
     /// [`adaptive::populate`](crate::models::cm::adaptive::populate)): for
-    /// coding a whole stripe, not for the encoder's trials on a few rows,
-    /// which use little of them. Changes no state.
+    /// coding a whole stripe of at least [`POPULATE_MIN_PIXELS`] pixels, not
+    /// for the encoder's trials on a few rows or for small images, which use
+    /// little of the tables (so the work stays in proportion to the stripe,
+    /// whatever its header asks for). Changes no state.
     fn populated(mut self) -> Self {
         use crate::models::cm::adaptive::populate;
+        if self.width.saturating_mul(self.rows) < POPULATE_MIN_PIXELS {
+            return self;
+        }
         for t in self.t.iter_mut().chain(self.fast_t.iter_mut()) {
             t.populate();
         }
