@@ -50,8 +50,7 @@ impl StateMap {
     }
 
     /// Map every page of a new map now, writable (see [`populate`]): for a
-    /// map that its stripe or chunk will use much of, coded on one of several
-    /// threads. Changes no entry.
+    /// map that its stripe or chunk will use much of. Changes no entry.
     pub fn populate(&mut self) {
         populate(&mut self.t);
     }

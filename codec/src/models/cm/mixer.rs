@@ -91,7 +91,7 @@ impl Layer {
 /// are the same, so the vectorised code that compilers make of this loop
 /// gives the same value on every processor.
 #[inline]
-pub fn dot(x: &[i32], w: &[i32]) -> i32 {
+fn dot(x: &[i32], w: &[i32]) -> i32 {
     let mut s: i32 = 0;
     for (&a, &b) in x.iter().zip(w) {
         s = s.wrapping_add(a.wrapping_mul(b) >> 8);
@@ -103,7 +103,7 @@ pub fn dot(x: &[i32], w: &[i32]) -> i32 {
 /// of `w` and `x`, in wrapping `i32` arithmetic. Within the contract (|x| <
 /// 2^11, |e| < 2^17, |w| < 2^19) nothing wraps.
 #[inline]
-pub fn train(w: &mut [i32], x: &[i32], e: i32) {
+fn train(w: &mut [i32], x: &[i32], e: i32) {
     for (wi, &xi) in w.iter_mut().zip(x) {
         let d = xi.wrapping_mul(e).wrapping_add(1 << 15) >> 16;
         *wi = wi.wrapping_add(d).clamp(-W_LIMIT, W_LIMIT);
