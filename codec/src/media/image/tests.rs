@@ -331,3 +331,56 @@ fn adler32_combines() {
     }
     assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
 }
+
+/// The PNG filters one byte at a time, as the PNG specification states them:
+/// the reference for [`filter_row`] and [`filter_cost`].
+fn filter_row_reference(kind: u8, bpp: usize, prev: &[u8], cur: &[u8]) -> Vec<u8> {
+    (0..cur.len())
+        .map(|i| {
+            let a = if i >= bpp { cur[i - bpp] } else { 0 };
+            let b = prev.get(i).copied().unwrap_or(0);
+            let c = if i >= bpp { prev.get(i - bpp).copied().unwrap_or(0) } else { 0 };
+            let x = cur[i];
+            match kind {
+                0 => x,
+                1 => x.wrapping_sub(a),
+                2 => x.wrapping_sub(b),
+                3 => x.wrapping_sub(((u16::from(a) + u16::from(b)) / 2) as u8),
+                _ => {
+                    let p = i16::from(a) + i16::from(b) - i16::from(c);
+                    let (pa, pb, pc) =
+                        ((p - i16::from(a)).abs(), (p - i16::from(b)).abs(), (p - i16::from(c)).abs());
+                    x.wrapping_sub(if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    })
+                }
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn filters_equal_the_bytewise_reference(
+        cur in proptest::collection::vec(any::<u8>(), 0..200),
+        prev_seed in any::<u64>(),
+        bpp in 1usize..=8,
+        same_len in any::<bool>(),
+    ) {
+        let mut x = prev_seed | 1;
+        let n = if same_len { cur.len() } else { cur.len() / 2 };
+        let prev: Vec<u8> = (0..n).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; x as u8 }).collect();
+        for kind in 0..5u8 {
+            let want = filter_row_reference(kind, bpp, &prev, &cur);
+            let mut got = vec![7u8];
+            filter_row(kind, bpp, &prev, &cur, &mut got);
+            prop_assert_eq!(&got[1..], &want[..], "kind {}", kind);
+            let cost: u64 = want.iter().map(|&v| u64::from((v as i8).unsigned_abs())).sum();
+            prop_assert_eq!(filter_cost(kind, bpp, &prev, &cur), cost, "kind {}", kind);
+        }
+    }
+}

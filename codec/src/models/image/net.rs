@@ -7,7 +7,9 @@
 //! summation order gives the same result), ReLU and power-of-two
 //! requantisation by arithmetic right shifts. The layers have a scalar
 //! reference ([`layer_scalar`]) and, on x86-64, an SSE2 path
-//! ([`layer_sse2`]); a test checks that they agree.
+//! ([`layer_sse2`]) and an AVX2 path over the weights by pairs of inputs
+//! ([`layer_avx2`], chosen through [`crate::isa`]); a test checks that they
+//! agree.
 
 use crate::nn::package::{le_i32, package_config, tensor};
 use crate::nn::NnError;
@@ -51,6 +53,9 @@ struct Mlp<const H: usize> {
     b2: Vec<i32>,
     wo: Vec<[i16; H]>,
     bo: Vec<i32>,
+    /// `w1` and `w2` by pairs of inputs, for [`layer_avx2`] ([`pairs`]).
+    p1: Vec<i16>,
+    p2: Vec<i16>,
 }
 
 /// The hidden activations of one sub-pixel (values in 0..=127; a network of
@@ -62,7 +67,7 @@ pub(crate) type Hidden = [i16; MAX_HIDDEN];
 /// every `i32` sum exact.
 const MAX_BIAS: i32 = 1 << 24;
 
-#[inline]
+#[inline(always)]
 fn dot(a: &[i16], b: &[i16]) -> i32 {
     a.iter().zip(b).map(|(&x, &y)| i32::from(x) * i32::from(y)).sum()
 }
@@ -150,47 +155,80 @@ fn pack_out<const H: usize>(quads: &[std::arch::x86_64::__m128i; MAX_HIDDEN / 4]
     out
 }
 
-/// [`layer_sse2`] with AVX2's 16 products per multiply-add.
+/// The weights `w` of a layer of `H` rows over `N` inputs by pairs of
+/// inputs, as [`layer_avx2`] reads them: for input pair `p` and row `j`,
+/// `w[j][2p]` then `w[j][2p + 1]` at `2·(p·H + j)`.
+fn pairs<const N: usize>(w: &[[i16; N]]) -> Vec<i16> {
+    (0..N / 2).flat_map(|p| w.iter().flat_map(move |row| [row[2 * p], row[2 * p + 1]])).collect()
+}
+
+/// [`layer_scalar`] with AVX2, over the weights by pairs of inputs
+/// ([`pairs`]): each multiply-add takes one pair of inputs, broadcast, with
+/// that pair's weights of eight rows, so that the eight row sums build up in
+/// the lanes of one register and need no transposing at the end.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(unsafe_code)]
 pub(crate) unsafe fn layer_avx2<const N: usize, const H: usize>(
-    w: &[[i16; N]],
+    wp: &[i16],
     b: &[i32],
     s: u32,
     x: &[i16; N],
 ) -> [i16; H] {
     use std::arch::x86_64::*;
-    const { assert!(N.is_multiple_of(16) && H.is_multiple_of(8) && H <= MAX_HIDDEN) };
-    // SAFETY: as in `layer_sse2`, with loads of 16 i16 within rows of N (a
-    // multiple of 16); the caller checked that the processor has AVX2.
+    const { assert!(N.is_multiple_of(2) && H.is_multiple_of(16) && H <= MAX_HIDDEN) };
+    assert!(wp.len() == N * H && b.len() >= H);
+    let mut out = [0i16; H];
+    // SAFETY: every load reads 16 i16 at `2·(p·H + 8g)` with `p < N/2` and
+    // `8g + 8 <= H`, within `wp` (N·H, asserted above), or 8 i32 of `b` at
+    // `8g` (H of them); every store writes 16 i16 at `16k`, `16k + 16 <= H`;
+    // all unaligned. The caller checked that the processor has AVX2.
     unsafe {
-        let mut quads = [_mm_setzero_si128(); MAX_HIDDEN / 4];
-        for (q, quad) in quads.iter_mut().enumerate().take(H / 4) {
-            let mut acc = [_mm256_setzero_si256(); 4];
-            for k in (0..N).step_by(16) {
-                let xv = _mm256_loadu_si256(x.as_ptr().add(k).cast());
-                for (r, a) in acc.iter_mut().enumerate() {
-                    let wv = _mm256_loadu_si256(w[4 * q + r].as_ptr().add(k).cast());
-                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(wv, xv));
-                }
+        let mut acc = [_mm256_setzero_si256(); MAX_HIDDEN / 8];
+        for p in 0..N / 2 {
+            let pair = i32::from(x[2 * p] as u16) | i32::from(x[2 * p + 1]) << 16;
+            let xv = _mm256_set1_epi32(pair);
+            for (g, a) in acc.iter_mut().enumerate().take(H / 8) {
+                let wv = _mm256_loadu_si256(wp.as_ptr().add(2 * (p * H + 8 * g)).cast());
+                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(wv, xv));
             }
-            let h = acc.map(|a| _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a)));
-            *quad = quad_out(h, &b[4 * q..4 * q + 4], s);
         }
-        pack_out(&quads)
+        let shift = _mm_cvtsi32_si128(s as i32);
+        let rows = |g: usize| {
+            let bias = _mm256_loadu_si256(b.as_ptr().add(8 * g).cast());
+            _mm256_sra_epi32(_mm256_add_epi32(acc[g], bias), shift)
+        };
+        for k in 0..H / 16 {
+            // Saturating to i16 then clamping to 0..=127 equals clamping the
+            // i32; the pack interleaves 128-bit lanes, the permute restores
+            // the order of the rows.
+            let v = _mm256_packs_epi32(rows(2 * k), rows(2 * k + 1));
+            let v = _mm256_permute4x64_epi64::<0b11_01_10_00>(v);
+            let v = _mm256_min_epi16(_mm256_max_epi16(v, _mm256_setzero_si256()), _mm256_set1_epi16(127));
+            _mm256_storeu_si256(out.as_mut_ptr().add(16 * k).cast(), v);
+        }
     }
+    out
 }
 
+/// One hidden layer: [`layer_avx2`] where [`crate::isa::avx2`] allows it,
+/// else [`layer_sse2`] (x86-64) or [`layer_scalar`].
 #[inline]
-fn layer<const N: usize, const H: usize>(w: &[[i16; N]], b: &[i32], s: u32, x: &[i16; N]) -> [i16; H] {
+fn layer<const N: usize, const H: usize>(
+    w: &[[i16; N]],
+    wp: &[i16],
+    b: &[i32],
+    s: u32,
+    x: &[i16; N],
+) -> [i16; H] {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if crate::isa::avx2() {
         #[allow(unsafe_code)]
-        // SAFETY: the processor has AVX2 (checked just above), the only
+        // SAFETY: the processor has AVX2 (`isa::avx2` checked it), the only
         // requirement of `layer_avx2`.
-        return unsafe { layer_avx2(w, b, s, x) };
+        return unsafe { layer_avx2(wp, b, s, x) };
     }
+    let _ = wp;
     #[cfg(target_arch = "x86_64")]
     return layer_sse2(w, b, s, x);
     #[cfg(not(target_arch = "x86_64"))]
@@ -210,10 +248,14 @@ impl<const H: usize> Mlp<H> {
                 false => Err(NnError::Package(format!("bias {name} beyond ±2^24"))),
             }
         };
+        let w1 = rows(tensor(st, "w1", Dtype::I8, &[H, FEATURES])?);
+        let w2 = rows(tensor(st, "w2", Dtype::I8, &[H, H])?);
         Ok(Mlp {
-            w1: rows(tensor(st, "w1", Dtype::I8, &[H, FEATURES])?),
+            p1: pairs(&w1),
+            p2: pairs(&w2),
+            w1,
             b1: bias("b1", H)?,
-            w2: rows(tensor(st, "w2", Dtype::I8, &[H, H])?),
+            w2,
             b2: bias("b2", H)?,
             wo: rows(tensor(st, "wo", Dtype::I8, &[NODES, H])?),
             bo: bias("bo", NODES)?,
@@ -223,12 +265,12 @@ impl<const H: usize> Mlp<H> {
     /// Both hidden layers, into the first `H` of `out`.
     #[inline]
     fn hidden(&self, x: &[i16; FEATURES], s1: u32, s2: u32, out: &mut Hidden) {
-        let h1: [i16; H] = layer(&self.w1, &self.b1, s1, x);
-        let h2: [i16; H] = layer(&self.w2, &self.b2, s2, &h1);
+        let h1: [i16; H] = layer(&self.w1, &self.p1, &self.b1, s1, x);
+        let h2: [i16; H] = layer(&self.w2, &self.p2, &self.b2, s2, &h1);
         out[..H].copy_from_slice(&h2);
     }
 
-    #[inline]
+    #[inline(always)]
     fn logit(&self, h: &Hidden, node: usize, so: u32) -> i32 {
         ((dot(&self.wo[node], &h[..H]) + self.bo[node]) >> so).clamp(-2047, 2047)
     }
@@ -291,8 +333,9 @@ impl ImgNet {
     }
 
     /// The logit of decision `node` (1/256 units, within ±2047):
-    /// `clamp((Wo[node]·h2 + bo[node]) >> so, −2047, 2047)`.
-    #[inline]
+    /// `clamp((Wo[node]·h2 + bo[node]) >> so, −2047, 2047)`. Always inlined,
+    /// so that it is compiled with the image model's loop ([`crate::isa`]).
+    #[inline(always)]
     pub(crate) fn logit(&self, h: &Hidden, node: usize) -> i32 {
         let node = node.min(NODES - 1);
         match &self.layers {
@@ -450,7 +493,7 @@ mod tests {
                 #[allow(unsafe_code)]
                 // SAFETY: AVX2 is there (checked just above).
                 let (a1, a2): ([i16; H], [i16; H]) =
-                    unsafe { (layer_avx2(&m.w1, &m.b1, sh[0], &x), layer_avx2(&m.w2, &m.b2, sh[1], &h)) };
+                    unsafe { (layer_avx2(&m.p1, &m.b1, sh[0], &x), layer_avx2(&m.p2, &m.b2, sh[1], &h)) };
                 assert_eq!((a1, a2), (r1, r2));
             }
         }
