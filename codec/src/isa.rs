@@ -4,7 +4,10 @@
 //! for any processor (the reference) and with AVX2, chosen at run time. Both
 //! are the same integer operations (AVX2 only lets the compiler do eight at
 //! a time), so they give the same probabilities and the same bits; tests
-//! compare them through [`with_portable_kernels`].
+//! compare them through [`with_portable_kernels`]. The hand-written AVX2
+//! kernels (the image network's layers, the language model's int8 dot
+//! product, `cmlm`'s output adapter) are chosen here too, each with a test
+//! against its scalar reference.
 
 use std::cell::Cell;
 

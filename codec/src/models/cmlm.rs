@@ -223,9 +223,9 @@ impl OutputAdapter {
 /// has it (the same integer operations, so the same result).
 fn correct(b: &[i16], hidden: usize, h8: &[i8], logits: &mut [i32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if crate::isa::avx2() {
         #[allow(unsafe_code)]
-        // SAFETY: the processor has AVX2 (checked just above), the only
+        // SAFETY: the processor has AVX2 (`isa::avx2` checked it), the only
         // requirement of `correct_avx2`.
         return unsafe { correct_avx2(b, hidden, h8, logits) };
     }
@@ -236,9 +236,9 @@ fn correct(b: &[i16], hidden: usize, h8: &[i8], logits: &mut [i32]) {
 /// where the processor has it (the same result).
 fn learn(a: &mut [i32], b: &mut [i16], hidden: usize, h8: &[i8], cdf: &[u32], x: usize) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if crate::isa::avx2() {
         #[allow(unsafe_code)]
-        // SAFETY: the processor has AVX2 (checked just above), the only
+        // SAFETY: the processor has AVX2 (`isa::avx2` checked it), the only
         // requirement of `learn_avx2`.
         return unsafe { learn_avx2(a, b, hidden, h8, cdf, x) };
     }

@@ -207,9 +207,9 @@ pub fn matmul_scalar(x: &[i8], w: &[i8], cols: usize, out: &mut [i32]) {
 #[inline]
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if crate::isa::avx2() {
         #[allow(unsafe_code)]
-        // SAFETY: the processor supports AVX2 (checked just above), the only
+        // SAFETY: the processor supports AVX2 (`isa::avx2` checked it), the only
         // requirement of `dot_i8_avx2`.
         return unsafe { dot_i8_avx2(a, b) };
     }

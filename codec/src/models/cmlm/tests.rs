@@ -206,3 +206,19 @@ fn a_model_that_is_not_a_byte_model_is_refused() {
     let lm = Arc::new(random_gru(16, 8, 1));
     assert!(CmLm::new(Model::new_v2(6, 10), lm, Backend::Cpu, false).is_err());
 }
+
+/// The whole coding path with every AVX2 kernel (adapter, int8 dot product,
+/// mixer) and with the portable code only ([`crate::isa::with_portable_kernels`],
+/// on this thread, where the CPU backend runs a batch of one) writes the same
+/// bytes.
+#[test]
+fn portable_kernels_write_the_same_bytes() {
+    use crate::isa::with_portable_kernels;
+    for (hidden, adapt) in [(24, true), (300, true), (64, false)] {
+        let lm = Arc::new(random_gru(256, hidden, 5));
+        let data = english(3000);
+        let fast = code_with(&data, &lm, &Backend::Cpu, adapt);
+        let portable = with_portable_kernels(|| code_with(&data, &lm, &Backend::Cpu, adapt));
+        assert_eq!(fast, portable, "H={hidden} adapt={adapt}");
+    }
+}
