@@ -486,9 +486,8 @@ impl<W: Write> IdatSink<W> {
 /// Compression level of the deflate segments in restored PNGs (1..=9).
 /// Level 4 rather than the usual 6: on the train split's native photos the
 /// restored PNGs were 0.85% larger and the whole decode 6-8% faster (the
-/// deflate was 15% of it; measured with miniz_oxide). With zlib-rs, the
-/// backend since 2026-12-07, level 4 deflates a photo's rows 1.7× as fast
-/// as miniz_oxide did and 2.5% smaller (workspace Cargo.toml).
+/// deflate was 15% of it; measured with miniz_oxide, before the backend
+/// became zlib-rs: see the workspace Cargo.toml).
 const PNG_ZLIB_LEVEL: u32 = 4;
 
 /// The zlib header nzip writes (deflate, 32 KiB window, FLEVEL 1 "fast",
@@ -700,38 +699,35 @@ fn row_above(prev: &[u8], n: usize) -> Vec<u8> {
     p
 }
 
+/// Calls `f` with every byte of PNG filter `kind` (0..=4) of `cur` given the
+/// row above `prev` (zeros beyond its end), in order: one loop per kind, so
+/// that each is a loop without branches.
+#[inline(always)]
+fn each_filtered(kind: u8, bpp: usize, prev: &[u8], cur: &[u8], mut f: impl FnMut(u8)) {
+    if prev.len() != cur.len() {
+        return each_filtered(kind, bpp, &row_above(prev, cur.len()), cur, f);
+    }
+    match kind {
+        0 => cur.iter().for_each(|&x| f(x)),
+        1 => for_each_byte(bpp, prev, cur, |x, a, b, c| f(filtered(1, x, a, b, c))),
+        2 => for_each_byte(bpp, prev, cur, |x, a, b, c| f(filtered(2, x, a, b, c))),
+        3 => for_each_byte(bpp, prev, cur, |x, a, b, c| f(filtered(3, x, a, b, c))),
+        _ => for_each_byte(bpp, prev, cur, |x, a, b, c| f(filtered(4, x, a, b, c))),
+    }
+}
+
 /// Appends PNG filter `kind` (0..=4) of `cur` given the row above `prev`
 /// (zeros beyond its end) to `out`.
 fn filter_row(kind: u8, bpp: usize, prev: &[u8], cur: &[u8], out: &mut Vec<u8>) {
-    if prev.len() != cur.len() {
-        return filter_row(kind, bpp, &row_above(prev, cur.len()), cur, out);
-    }
     out.reserve(cur.len());
-    // One loop per kind, so that each is a loop without branches.
-    match kind {
-        0 => out.extend_from_slice(cur),
-        1 => for_each_byte(bpp, prev, cur, |x, a, b, c| out.push(filtered(1, x, a, b, c))),
-        2 => for_each_byte(bpp, prev, cur, |x, a, b, c| out.push(filtered(2, x, a, b, c))),
-        3 => for_each_byte(bpp, prev, cur, |x, a, b, c| out.push(filtered(3, x, a, b, c))),
-        _ => for_each_byte(bpp, prev, cur, |x, a, b, c| out.push(filtered(4, x, a, b, c))),
-    }
+    each_filtered(kind, bpp, prev, cur, |v| out.push(v));
 }
 
 /// The heuristic's cost of PNG filter `kind` on `cur` (`prev` as for
 /// [`filter_row`]): the sum of the filtered bytes' magnitudes taken as signed.
 fn filter_cost(kind: u8, bpp: usize, prev: &[u8], cur: &[u8]) -> u64 {
-    if prev.len() != cur.len() {
-        return filter_cost(kind, bpp, &row_above(prev, cur.len()), cur);
-    }
     let mut sum = 0u64;
-    let mut add = |v: u8| sum += u64::from((v as i8).unsigned_abs());
-    match kind {
-        0 => cur.iter().for_each(|&x| add(x)),
-        1 => for_each_byte(bpp, prev, cur, |x, a, b, c| add(filtered(1, x, a, b, c))),
-        2 => for_each_byte(bpp, prev, cur, |x, a, b, c| add(filtered(2, x, a, b, c))),
-        3 => for_each_byte(bpp, prev, cur, |x, a, b, c| add(filtered(3, x, a, b, c))),
-        _ => for_each_byte(bpp, prev, cur, |x, a, b, c| add(filtered(4, x, a, b, c))),
-    }
+    each_filtered(kind, bpp, prev, cur, |v| sum += u64::from((v as i8).unsigned_abs()));
     sum
 }
 
